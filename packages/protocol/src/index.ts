@@ -1,0 +1,178 @@
+/**
+ * `@taskpulse/protocol`: everything on the wire — zod schemas and types for frames and payloads,
+ * channel names, error and close codes, the broker interface. No I/O; runs in browsers and Node.
+ *
+ * @packageDocumentation
+ */
+
+// Errors and close codes
+export {
+  CloseCode,
+  type CloseCodeValue,
+  ERROR_CODES,
+  type ErrorCode,
+  httpStatusFor,
+  isErrorCode,
+  isRetryableClose,
+  TaskpulseError,
+  type TaskpulseErrorOptions,
+} from './errors';
+
+// Channels and namespaces
+export {
+  assertChannel,
+  CHANNEL_NAME_PATTERN,
+  type ChannelAccess,
+  type ChannelKind,
+  channelNameProblem,
+  channels,
+  createNamespaceResolver,
+  DEFAULT_NAMESPACE_OPTIONS,
+  isValidChannel,
+  MAX_CHANNEL_LENGTH,
+  MAX_NAMESPACE_LENGTH,
+  type NamespaceOptions,
+  type NamespaceTable,
+  namespaceOf,
+  type ParsedChannel,
+  parseChannel,
+  resolveNamespace,
+  SEED_NAMESPACES,
+} from './channel';
+
+// Publications and positions
+export {
+  channelNameSchema,
+  epochSchema,
+  eventNameSchema,
+  offsetSchema,
+  type Publication,
+  type PublishOptions,
+  prioritySchema,
+  publicationSchema,
+  type StreamPosition,
+  streamPositionSchema,
+} from './publication';
+
+// Wire frames
+export {
+  type BatchFrame,
+  batchFrameSchema,
+  type ClientFrame,
+  clientFrameSchema,
+  type ErrorFrame,
+  errorFrameSchema,
+  PROTOCOL_VERSION,
+  type PingFrame,
+  type PongFrame,
+  type PublicationFrame,
+  type PublishedFrame,
+  type PublishFrame,
+  pingFrameSchema,
+  pongFrameSchema,
+  publicationFrameSchema,
+  publishedFrameSchema,
+  publishFrameSchema,
+  requestIdSchema,
+  type ServerFrame,
+  type SubscribedFrame,
+  type SubscribeFrame,
+  serverFrameSchema,
+  subscribedFrameSchema,
+  subscribeFrameSchema,
+  type UnsubscribedFrame,
+  type UnsubscribeFrame,
+  unsubscribedFrameSchema,
+  unsubscribeFrameSchema,
+  type WelcomeFrame,
+  welcomeFrameSchema,
+} from './frames';
+
+// Parsing
+export {
+  DEFAULT_MAX_FRAME_BYTES,
+  exceedsBytes,
+  type ParseOptions,
+  type ParseResult,
+  parseClientFrame,
+  parsePublication,
+  parseServerFrame,
+  parseWith,
+  peekRequestId,
+  utf8ByteLength,
+} from './parse';
+
+// Broker interface
+export type {
+  Broker,
+  BrokerHandler,
+  BrokerStatus,
+  BrokerSubscription,
+  ChannelState,
+  HistoryOptions,
+  HistoryResult,
+  PublishResult,
+  ResetEvent,
+  ResetReason,
+} from './broker';
+
+// Seed payloads
+export {
+  WORKER_STATUS_REDIS_CHANNEL,
+  type WorkerStatus,
+  workerStatusSchema,
+} from './payloads/worker-status';
+export {
+  type ConnectionStats,
+  connectedMessageSchema,
+  connectionStatsSchema,
+  isoTimestampSchema,
+  progressMessageSchema,
+  statusMessageSchema,
+  type TaskProgress,
+  type TaskProgressAction,
+  type TaskProgressServerMessage,
+  type TaskStatus,
+  type TaskStatusUpdate,
+  taskProgressActionSchema,
+  taskProgressSchema,
+  taskProgressServerMessageSchema,
+  taskStatusSchema,
+  taskStatusUpdateSchema,
+  taskStatusValues,
+} from './payloads/task-progress';
+export {
+  type CeleryServerMessage,
+  type CeleryTaskInfo,
+  type CeleryTaskNotice,
+  celeryClientActionSchema,
+  celeryServerMessageSchema,
+  celeryTaskInfoSchema,
+  celeryTaskNoticeSchema,
+  type QueueStatus,
+  queueStatusMessageSchema,
+  queueStatusResponseSchema,
+  queueStatusSchema,
+  taskCompletedMessageSchema,
+  taskFailedMessageSchema,
+  taskStartedMessageSchema,
+} from './payloads/celery';
+export {
+  channelForLegacyRoom,
+  legacyRoomForChannel,
+  MessagePriority,
+  type MessagePriorityValue,
+  type TestQueueEnvelope,
+  type TestQueueEvent,
+  TestQueueEvents,
+  testCompletedDataSchema,
+  testEventDataSchemas,
+  testFailedDataSchema,
+  testProgressDataSchema,
+  testQueueEnvelopeSchema,
+  testQueueEventSchema,
+  testStartedDataSchema,
+} from './payloads/test-queue';
+
+// JSON Schema
+export { JSON_SCHEMA_SOURCES, type JsonSchemaName, toJsonSchema } from './json-schema';

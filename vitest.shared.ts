@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * Shared vitest settings: tests read TypeScript sources of sibling packages through the
+ * `@taskpulse/source` export condition, so `turbo run test` never waits for a build.
+ */
+export const sharedConfig = defineConfig({
+  resolve: { conditions: ['@taskpulse/source'] },
+  ssr: { resolve: { conditions: ['@taskpulse/source'] } },
+  test: {
+    testTimeout: 20_000,
+    hookTimeout: 30_000,
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+  },
+});
