@@ -1,0 +1,268 @@
+/**
+ * One consumer's subscription to one channel: recovery from a position, then live delivery,
+ * with no gap and no duplicate, whatever hub node and transport the consumer uses.
+ * @module
+ */
+import type {
+  Broker,
+  ChannelKind,
+  Publication,
+  ResetEvent,
+  StreamPosition,
+  SubscribedFrame,
+} from '@taskpulse/protocol';
+import type { ChannelListener, ChannelRouter } from './channel-router';
+import { SerializedPublication } from './serialized';
+
+/** Where a {@link ChannelSubscription} sends what it produces. */
+export interface SubscriptionTarget {
+  /** A publication to deliver, in order, each once. */
+  deliver(publication: SerializedPublication, kind: ChannelKind): void;
+  /**
+   * The subscription was re-baselined without a request (the broker lost history, or a gap
+   * could not be recovered): send this unsolicited `subscribed` frame with `recovered: false`.
+   */
+  rebaseline(frame: SubscribedFrame): void;
+  /** A background recovery failed (broker unavailable); the subscription keeps going live. */
+  onError?(error: unknown): void;
+}
+
+/** The result of {@link openChannelSubscription}. */
+export interface OpenedSubscription {
+  /** The subscription, buffering live publications until {@link ChannelSubscription.start}. */
+  subscription: ChannelSubscription;
+  /** The `subscribed` answer (without request id). */
+  frame: SubscribedFrame;
+  /** How the requested position was handled, for metrics. */
+  outcome: 'fresh' | 'recovered' | 'not_recovered';
+}
+
+/** Largest page read from history at once during recovery. */
+const RECOVERY_PAGE = 1000;
+
+async function readAfter(broker: Broker, channel: string, since: StreamPosition) {
+  const first = await broker.history(channel, { since, limit: RECOVERY_PAGE });
+  const publications = first.publications.slice();
+  let top = first.offset;
+  let recovered = first.recovered;
+  // Page on until caught up with the top read on the first page (live delivery covers the rest).
+  while (recovered && publications.length > 0 && publications.length % RECOVERY_PAGE === 0) {
+    const last = publications[publications.length - 1] as Publication;
+    if (last.offset >= top) break;
+    const next = await broker.history(channel, { since: { epoch: last.epoch, offset: last.offset }, limit: RECOVERY_PAGE });
+    if (!next.recovered || next.epoch !== first.epoch) {
+      recovered = false;
+      break;
+    }
+    publications.push(...next.publications);
+    top = Math.max(top, next.offset);
+    if (next.publications.length < RECOVERY_PAGE) break;
+  }
+  return { epoch: first.epoch, offset: top, publications, recovered };
+}
+
+/**
+ * A consumer's subscription to a channel. Created by {@link openChannelSubscription}; call
+ * {@link ChannelSubscription.start} right after sending the `subscribed` frame.
+ */
+export class ChannelSubscription {
+  /** The channel. */
+  readonly channel: string;
+  /** The channel's kind. */
+  readonly kind: ChannelKind;
+  #position: StreamPosition;
+  #mode: 'buffering' | 'live' | 'closed' = 'buffering';
+  #buffer: SerializedPublication[] = [];
+  #pending: SerializedPublication[] = [];
+  readonly #listener: ChannelListener;
+  readonly #router: ChannelRouter;
+  readonly #broker: Broker;
+  readonly #target: SubscriptionTarget;
+
+  /** @internal */
+  constructor(args: {
+    channel: string;
+    kind: ChannelKind;
+    position: StreamPosition;
+    router: ChannelRouter;
+    broker: Broker;
+    target: SubscriptionTarget;
+  }) {
+    this.channel = args.channel;
+    this.kind = args.kind;
+    this.#position = args.position;
+    this.#router = args.router;
+    this.#broker = args.broker;
+    this.#target = args.target;
+    this.#listener = {
+      onPublication: (p) => this.#onPublication(p),
+      onReset: (e) => this.#onReset(e),
+    };
+  }
+
+  /** The last position delivered (or the baseline when nothing was delivered yet). */
+  get position(): StreamPosition {
+    return { ...this.#position };
+  }
+
+  /** @internal The listener registered with the router. */
+  get listener(): ChannelListener {
+    return this.#listener;
+  }
+
+  /** @internal Sets the baseline and the recovered publications to deliver on start. */
+  prime(position: StreamPosition, recovered: SerializedPublication[]): void {
+    this.#position = position;
+    this.#pending = recovered;
+  }
+
+  /** Delivers the recovered publications, then those buffered meanwhile, then goes live. */
+  start(): void {
+    if (this.#mode !== 'buffering') return;
+    const pending = this.#pending;
+    this.#pending = [];
+    this.#mode = 'live';
+    for (const p of pending) this.#deliver(p);
+    const buffered = this.#buffer;
+    this.#buffer = [];
+    for (const p of buffered) this.#onPublication(p);
+  }
+
+  /** Stops delivery and releases the router listener. Idempotent. */
+  close(): void {
+    if (this.#mode === 'closed') return;
+    this.#mode = 'closed';
+    this.#buffer = [];
+    this.#pending = [];
+    this.#router.detach(this.channel, this.#listener);
+  }
+
+  #deliver(p: SerializedPublication): void {
+    const { epoch, offset } = p.pub;
+    if (epoch !== this.#position.epoch || offset <= this.#position.offset) return;
+    this.#position = { epoch, offset };
+    this.#target.deliver(p, this.kind);
+  }
+
+  #onPublication(p: SerializedPublication): void {
+    if (this.#mode === 'closed') return;
+    if (this.#mode === 'buffering') {
+      this.#buffer.push(p);
+      return;
+    }
+    const { epoch, offset } = p.pub;
+    if (epoch === this.#position.epoch) {
+      if (offset <= this.#position.offset) return; // duplicate
+      if (offset === this.#position.offset + 1) {
+        this.#deliver(p);
+        return;
+      }
+      // A gap: recover it from history before going on.
+      this.#mode = 'buffering';
+      this.#buffer.push(p);
+      void this.#recoverGap();
+      return;
+    }
+    // Another epoch without a reset notice: re-baseline just before this publication.
+    this.#rebaseline(epoch, offset - 1, null);
+    this.#deliver(p);
+  }
+
+  async #recoverGap(): Promise<void> {
+    try {
+      const result = await readAfter(this.#broker, this.channel, this.#position);
+      if ((this.#mode as string) === 'closed') return;
+      if (result.recovered) {
+        this.#pending = result.publications.map((pub) => new SerializedPublication(pub));
+      } else {
+        const state = await this.#broker.state(this.channel);
+        if ((this.#mode as string) === 'closed') return;
+        this.#rebaseline(state.epoch, state.offset, state.latest);
+      }
+    } catch (error) {
+      this.#target.onError?.(error);
+    }
+    if (this.#mode === 'buffering') this.start();
+  }
+
+  #onReset(event: ResetEvent): void {
+    if (this.#mode === 'closed') return;
+    this.#buffer = this.#buffer.filter((p) => p.pub.epoch === event.epoch && p.pub.offset > event.offset);
+    this.#pending = [];
+    this.#rebaseline(event.epoch, event.offset, event.latest);
+  }
+
+  #rebaseline(epoch: string, offset: number, latest: Publication | null): void {
+    this.#position = { epoch, offset };
+    this.#target.rebaseline({
+      type: 'subscribed',
+      channel: this.channel,
+      kind: this.kind,
+      epoch,
+      offset,
+      recovered: false,
+      ...(this.kind === 'state' ? { state: latest } : {}),
+    });
+  }
+}
+
+/**
+ * Subscribes a consumer to a channel: attaches to the router (live publications are buffered),
+ * reads the missed publications after `since` (or the current state), and returns the
+ * `subscribed` frame to send. The caller sends it, then calls `subscription.start()`.
+ * Rejects with the broker's error (nothing stays attached).
+ */
+export async function openChannelSubscription(args: {
+  channel: string;
+  since?: StreamPosition;
+  router: ChannelRouter;
+  broker: Broker;
+  target: SubscriptionTarget;
+}): Promise<OpenedSubscription> {
+  const { channel, since, router, broker, target } = args;
+  const kind = broker.namespaceOptions(channel).kind;
+  const subscription = new ChannelSubscription({
+    channel,
+    kind,
+    position: { epoch: '', offset: 0 },
+    router,
+    broker,
+    target,
+  });
+  await router.attach(channel, subscription.listener);
+  try {
+    if (since) {
+      const result = await readAfter(broker, channel, since);
+      if (result.recovered) {
+        subscription.prime(
+          since,
+          result.publications.map((pub) => new SerializedPublication(pub)),
+        );
+        const frame: SubscribedFrame = {
+          type: 'subscribed',
+          channel,
+          kind,
+          epoch: result.epoch,
+          offset: result.offset,
+          recovered: true,
+        };
+        return { subscription, frame, outcome: 'recovered' };
+      }
+    }
+    const state = await broker.state(channel);
+    subscription.prime({ epoch: state.epoch, offset: state.offset }, []);
+    const frame: SubscribedFrame = {
+      type: 'subscribed',
+      channel,
+      kind,
+      epoch: state.epoch,
+      offset: state.offset,
+      ...(since ? { recovered: false } : {}),
+      ...(kind === 'state' ? { state: state.latest } : {}),
+    };
+    return { subscription, frame, outcome: since ? 'not_recovered' : 'fresh' };
+  } catch (error) {
+    subscription.close();
+    throw error;
+  }
+}

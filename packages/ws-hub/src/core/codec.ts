@@ -1,0 +1,89 @@
+/**
+ * Wire codecs: how one kind of WebSocket client speaks. The native protocol is one codec; each
+ * seed "dialect" (legacy front-ends on their own paths) is another. A transport binding owns the
+ * socket; the codec translates between the socket's text and the hub's {@link Session}.
+ * @module
+ */
+import type { IncomingMessage } from 'node:http';
+import type { ChannelKind, ServerFrame } from '@taskpulse/protocol';
+import type { HubCore } from './hub-core';
+import type { Principal } from './principal';
+import type { SerializedPublication } from './serialized';
+import type { Session } from './session';
+
+/** What a codec gets when a connection opens. */
+export interface CodecContext {
+  /** The hub core. */
+  readonly core: HubCore;
+  /** The upgrade request. */
+  readonly request: IncomingMessage;
+  /** The parsed request URL (query parameters of legacy clients live here). */
+  readonly url: URL;
+  /** The authenticated principal. */
+  readonly principal: Principal;
+}
+
+/** One open connection as seen by a codec. */
+export interface CodecConnection {
+  /**
+   * Text to send right after the connection opens (the native `welcome`, seed 001's
+   * `connected`), or null for nothing.
+   */
+  greeting(): string | null;
+  /** Handles one text frame from the client (decode, then drive the session). Never throws. */
+  onText(text: string): void;
+  /** Encodes a publication for this client; null drops it (not for this client). */
+  encodePublication(publication: SerializedPublication, kind: ChannelKind): string | null;
+  /**
+   * Encodes a control frame (subscribed, error, pong…) for this client; null drops it.
+   * `text` is the native serialization of `frame`.
+   */
+  encodeControl(frame: ServerFrame, text: string): string | null;
+  /** Whether publications of this codec may be merged into one native `batch` frame. */
+  readonly batchable: boolean;
+  /** Called once when the connection ends. */
+  onClose?(): void;
+}
+
+/**
+ * A wire codec mounted on a WebSocket path.
+ *
+ * @example a codec that only forwards bare publication data
+ * ```ts
+ * const bare: WireCodec = {
+ *   name: 'bare',
+ *   open: (ctx, session) => ({
+ *     batchable: false,
+ *     greeting: () => null,
+ *     onText: () => {},
+ *     encodePublication: (p) => JSON.stringify(p.pub.data),
+ *     encodeControl: () => null,
+ *   }),
+ * };
+ * ```
+ */
+export interface WireCodec {
+  /** Transport name in stats and metrics, e.g. `websocket` or `processor-status`. */
+  readonly name: string;
+  /**
+   * Returns the client id to use for the session (seed 001's `old_client_id` reuse), or undefined
+   * for a fresh one.
+   */
+  clientIdFor?(context: CodecContext): string | undefined;
+  /** Opens the codec side of a connection whose session was just created. */
+  open(context: CodecContext, session: Session): CodecConnection;
+}
+
+/** The native taskpulse protocol codec: frames pass through unchanged; publications batch. */
+export const nativeCodec: WireCodec = {
+  name: 'websocket',
+  open(_context, session) {
+    return {
+      batchable: true,
+      greeting: () => session.welcomeFrame(),
+      onText: (text) => session.handleText(text),
+      encodePublication: (p) => p.frame,
+      encodeControl: (_frame, text) => text,
+    };
+  },
+};

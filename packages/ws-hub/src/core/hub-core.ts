@@ -1,0 +1,263 @@
+/**
+ * The transport-agnostic hub core: channels, sessions, authentication and authorization,
+ * limits, recovery, stats and metrics. Transport bindings (WebSocket, SSE, polling, dialects)
+ * are thin layers over it.
+ * @module
+ */
+import type { IncomingMessage } from 'node:http';
+import {
+  type Broker,
+  type HistoryOptions,
+  type HistoryResult,
+  type ChannelState,
+  type PublishOptions,
+  type PublishResult,
+  type StreamPosition,
+  TaskpulseError,
+} from '@taskpulse/protocol';
+import { createMemoryBroker } from '../memory-broker';
+import { ChannelRouter } from './channel-router';
+import { type OpenedSubscription, openChannelSubscription, type SubscriptionTarget } from './channel-subscription';
+import { createHubMetrics, type HubMetrics } from './metrics';
+import { DEFAULT_LIMITS, type HubCoreOptions, type HubLimits, type HubLogger } from './options';
+import { type AuthorizeFn, type ChannelAction, defaultAuthorize, type Principal } from './principal';
+import { Session, type SessionTransport } from './session';
+
+/** Connection statistics (seed 001 `/websocket/stats`, plus channels and transports). */
+export interface HubStats {
+  /** Open connections. */
+  total_clients: number;
+  /** Open connections per user id. */
+  by_user: Record<string, number>;
+  /** Open connections per project id. */
+  by_project: Record<string, number>;
+  /** Local subscribers per channel. */
+  by_channel: Record<string, number>;
+  /** Open connections per transport. */
+  by_transport: Record<string, number>;
+}
+
+const silentLogger: HubLogger = { error() {}, warn() {} };
+
+/**
+ * The hub core. Create it with {@link createHubCore}; bindings call {@link HubCore.authenticate},
+ * {@link HubCore.admit} and {@link HubCore.openSession}.
+ */
+export class HubCore {
+  /** The backplane. */
+  readonly broker: Broker;
+  /** Per-channel fan-out. */
+  readonly router: ChannelRouter;
+  /** Prometheus metrics. */
+  readonly metrics: HubMetrics;
+  /** Effective limits. */
+  readonly limits: Readonly<HubLimits>;
+  /** Logger. */
+  readonly logger: HubLogger;
+  /** Heartbeat interval, in ms. */
+  readonly heartbeatIntervalMs: number;
+  /** Pong timeout, in ms. */
+  readonly pongTimeoutMs: number;
+  /** Allowed origins, or undefined for all. */
+  readonly allowedOrigins: readonly string[] | undefined;
+  readonly #ownsBroker: boolean;
+  readonly #authenticate: HubCoreOptions['authenticate'];
+  readonly #authorize: AuthorizeFn;
+  readonly #generateId: () => string;
+  readonly #sessions = new Set<Session>();
+  readonly #perUser = new Map<string, number>();
+  #closed = false;
+
+  /** @internal use {@link createHubCore} */
+  constructor(options: HubCoreOptions = {}) {
+    this.#ownsBroker = !options.broker;
+    this.broker = options.broker ?? createMemoryBroker(options.namespaces ?? {});
+    this.metrics = createHubMetrics({ channelCount: () => this.router.channelCount });
+    this.limits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
+    this.logger = options.logger ?? silentLogger;
+    this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 30_000;
+    this.pongTimeoutMs = options.pongTimeoutMs ?? 10_000;
+    this.allowedOrigins = options.allowedOrigins;
+    this.#authenticate = options.authenticate;
+    this.#authorize = options.authorize ?? defaultAuthorize;
+    this.#generateId = options.generateClientId ?? (() => globalThis.crypto.randomUUID());
+    this.router = new ChannelRouter(this.broker, {
+      onListenerError: (error, channel) => this.logger.error('listener failed', { channel, error: String(error) }),
+      onFanout: () => this.metrics.publicationsIn.inc(),
+    });
+  }
+
+  /** Whether the hub is closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Whether the broker is reachable (for `/readyz`). */
+  ready(): boolean {
+    return !this.#closed && this.broker.status() === 'ready';
+  }
+
+  /** Checks the `Origin` header against the allowlist; throws `forbidden`. */
+  checkOrigin(origin: string | undefined): void {
+    const allowed = this.allowedOrigins;
+    if (!allowed || allowed.includes('*')) return;
+    if (origin === undefined || !allowed.includes(origin)) {
+      throw new TaskpulseError('forbidden', `origin ${origin ?? '(none)'} is not allowed`);
+    }
+  }
+
+  /**
+   * Authenticates a request with the configured hook. Returns the principal (anonymous `{}`
+   * when the hook returns null or none is configured); throws `unauthorized`/`forbidden`.
+   */
+  async authenticate(request: IncomingMessage): Promise<Principal> {
+    if (!this.#authenticate) return {};
+    try {
+      return (await this.#authenticate(request)) ?? {};
+    } catch (error) {
+      const e = TaskpulseError.from(error, 'unauthorized');
+      throw e.code === 'internal' ? new TaskpulseError('unauthorized', e.message, { cause: error }) : e;
+    }
+  }
+
+  /**
+   * Throws unless the principal may act on the channel: `bad_channel`, `unknown_channel`
+   * (namespace resolution) or `forbidden`.
+   */
+  async authorize(principal: Principal, channel: string, action: ChannelAction): Promise<void> {
+    const namespace = this.broker.namespaceOptions(channel);
+    let allowed: boolean;
+    try {
+      allowed = await this.#authorize(principal, channel, action, namespace);
+    } catch (error) {
+      throw TaskpulseError.from(error, 'forbidden');
+    }
+    if (!allowed) throw new TaskpulseError('forbidden', `not allowed to ${action} ${channel}`, { details: { channel } });
+  }
+
+  /**
+   * Checks connection limits for a new connection; throws `too_many_connections` (HTTP 503 for
+   * the global limit, 429 per user — see `details.status`) or `shutting_down`.
+   */
+  admit(principal: Principal): void {
+    if (this.#closed) throw new TaskpulseError('shutting_down', 'the hub is shutting down');
+    if (this.#sessions.size >= this.limits.maxConnections) {
+      this.metrics.rejections.inc({ reason: 'max_connections' });
+      throw new TaskpulseError('too_many_connections', 'the hub is at its connection limit', {
+        details: { status: 503, limit: this.limits.maxConnections },
+      });
+    }
+    const user = principal.userId;
+    if (user !== undefined && (this.#perUser.get(user) ?? 0) >= this.limits.maxConnectionsPerUser) {
+      this.metrics.rejections.inc({ reason: 'max_connections_per_user' });
+      throw new TaskpulseError('too_many_connections', `user ${user} has too many connections`, {
+        details: { status: 429, limit: this.limits.maxConnectionsPerUser },
+      });
+    }
+  }
+
+  /** Opens a session for an admitted connection. Call {@link HubCore.admit} first. */
+  openSession(principal: Principal, transport: SessionTransport, clientId?: string): Session {
+    const session = new Session(this, principal, transport, clientId ?? this.#generateId());
+    this.#sessions.add(session);
+    if (principal.userId !== undefined) {
+      this.#perUser.set(principal.userId, (this.#perUser.get(principal.userId) ?? 0) + 1);
+    }
+    this.metrics.connections.inc({ transport: transport.name });
+    return session;
+  }
+
+  /** @internal called by {@link Session.close} */
+  releaseSession(session: Session): void {
+    if (!this.#sessions.delete(session)) return;
+    const user = session.principal.userId;
+    if (user !== undefined) {
+      const n = (this.#perUser.get(user) ?? 1) - 1;
+      if (n <= 0) this.#perUser.delete(user);
+      else this.#perUser.set(user, n);
+    }
+    this.metrics.connections.dec({ transport: session.transport.name });
+  }
+
+  /** Open sessions. */
+  sessions(): IterableIterator<Session> {
+    return this.#sessions.values();
+  }
+
+  /** @internal opens a recovered subscription through the router */
+  openSubscription(
+    channel: string,
+    since: StreamPosition | undefined,
+    target: SubscriptionTarget,
+  ): Promise<OpenedSubscription> {
+    return openChannelSubscription({
+      channel,
+      router: this.router,
+      broker: this.broker,
+      target,
+      ...(since ? { since } : {}),
+    });
+  }
+
+  /** Reads history after authorizing `read`. */
+  async readHistory(principal: Principal, channel: string, options: HistoryOptions = {}): Promise<HistoryResult> {
+    await this.authorize(principal, channel, 'read');
+    return this.broker.history(channel, options);
+  }
+
+  /** Reads current state after authorizing `read`. */
+  async readState(principal: Principal, channel: string): Promise<ChannelState> {
+    await this.authorize(principal, channel, 'read');
+    return this.broker.state(channel);
+  }
+
+  /** Publishes from the server side (no authorization; callers guard it, e.g. with an API key). */
+  async publish(
+    channel: string,
+    event: string,
+    data: unknown,
+    options: PublishOptions & { source?: string } = {},
+  ): Promise<PublishResult> {
+    const { source = 'server', ...rest } = options;
+    const result = await this.broker.publish(channel, event, data, rest);
+    this.metrics.publishes.inc({ source });
+    return result;
+  }
+
+  /** Connection statistics. */
+  stats(): HubStats {
+    const by_user: Record<string, number> = {};
+    const by_project: Record<string, number> = {};
+    const by_transport: Record<string, number> = {};
+    for (const s of this.#sessions) {
+      const { userId, projectIds } = s.principal;
+      if (userId !== undefined) by_user[userId] = (by_user[userId] ?? 0) + 1;
+      for (const p of projectIds ?? []) by_project[p] = (by_project[p] ?? 0) + 1;
+      by_transport[s.transport.name] = (by_transport[s.transport.name] ?? 0) + 1;
+    }
+    return {
+      total_clients: this.#sessions.size,
+      by_user,
+      by_project,
+      by_channel: Object.fromEntries(this.router.channels()),
+      by_transport,
+    };
+  }
+
+  /** Closes every session (with `code`), the router, and the broker when the core created it. */
+  async close(code = 1001, reason = 'server shutting down'): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const s of [...this.#sessions]) {
+      s.transport.close(code, reason);
+      s.close();
+    }
+    await this.router.close();
+    if (this.#ownsBroker) await this.broker.close();
+  }
+}
+
+/** Creates a hub core. Most users call `createHub`, which adds the transports. */
+export function createHubCore(options: HubCoreOptions = {}): HubCore {
+  return new HubCore(options);
+}
