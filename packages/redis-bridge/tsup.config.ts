@@ -7,4 +7,7 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'es2022',
+  // The Lua scripts are read at run time from ../lua relative to the module: give the CJS build
+  // a working import.meta.url.
+  shims: true,
 });

@@ -44,8 +44,7 @@ export interface ParsedChannel {
 export function channelNameProblem(name: unknown): string | null {
   if (typeof name !== 'string') return 'channel name must be a string';
   if (name.length === 0) return 'channel name is empty';
-  if (name.length > MAX_CHANNEL_LENGTH)
-    return `channel name is longer than ${MAX_CHANNEL_LENGTH} characters`;
+  if (name.length > MAX_CHANNEL_LENGTH) return `channel name is longer than ${MAX_CHANNEL_LENGTH} characters`;
   if (CHANNEL_RE.test(name)) return null;
   if (/\s/.test(name)) return 'channel name contains whitespace';
   // biome-ignore lint/suspicious/noControlCharactersInRegex: detecting control characters is the point
@@ -55,10 +54,8 @@ export function channelNameProblem(name: unknown): string | null {
   if (!/^[a-z]/.test(name)) return 'channel name must start with a lowercase letter';
   const colon = name.indexOf(':');
   const ns = colon === -1 ? name : name.slice(0, colon);
-  if (ns.length > MAX_NAMESPACE_LENGTH)
-    return `namespace is longer than ${MAX_NAMESPACE_LENGTH} characters`;
-  if (!NAMESPACE_RE.test(ns))
-    return 'namespace may contain only lowercase letters, digits, "-" and "_"';
+  if (ns.length > MAX_NAMESPACE_LENGTH) return `namespace is longer than ${MAX_NAMESPACE_LENGTH} characters`;
+  if (!NAMESPACE_RE.test(ns)) return 'namespace may contain only lowercase letters, digits, "-" and "_"';
   if (colon === name.length - 1) return 'channel key after ":" is empty';
   return 'channel key contains a character outside [A-Za-z0-9_.:@/=+~-]';
 }
@@ -252,7 +249,9 @@ export interface NamespaceTable {
  */
 export function resolveNamespace(channel: string, table: NamespaceTable = {}): NamespaceOptions {
   const { namespace } = parseChannel(channel);
-  const specific = table.namespaces?.[namespace];
+  // Own properties only: `constructor` is a valid namespace and must not find Object.prototype's.
+  const namespaces = table.namespaces;
+  const specific = namespaces && Object.hasOwn(namespaces, namespace) ? namespaces[namespace] : undefined;
   if (!specific && table.allowUnknownNamespaces === false) {
     throw new TaskpulseError('unknown_channel', `unknown channel namespace "${namespace}"`, {
       details: { channel, namespace },

@@ -24,7 +24,7 @@
  * | `forbidden` | authenticated, but not allowed (channel, origin, publish) | 403 |
  * | `already_subscribed` | the connection is already subscribed to the channel | 409 |
  * | `not_subscribed` | unsubscribe from a channel the connection is not subscribed to | 409 |
- * | `too_many_connections` | a global or per-user connection limit is reached | 429 / 503 |
+ * | `too_many_connections` | a global or per-user connection limit is reached | 429 |
  * | `too_many_channels` | the per-connection channel limit is reached | 429 |
  * | `rate_limited` | the client sends frames or requests too fast | 429 |
  * | `slow_consumer` | the client reads too slowly; it was cut off and should recover | 503 |
@@ -141,12 +141,30 @@ export class TaskpulseError extends Error {
    */
   static from(cause: unknown, fallbackCode: ErrorCode = 'internal'): TaskpulseError {
     if (cause instanceof TaskpulseError) return cause;
-    const message = cause instanceof Error ? cause.message : String(cause);
+    // A TaskpulseError from another copy of this package (the ESM and the CJS build loaded side by
+    // side, or two installed versions) fails `instanceof`; keep its code instead of hiding it.
+    if (isForeignTaskpulseError(cause)) {
+      return new TaskpulseError(cause.code, cause.message, {
+        cause,
+        ...(cause.details ? { details: cause.details } : {}),
+      });
+    }
+    const message = cause instanceof Error ? cause.message : safeString(cause);
     return new TaskpulseError(fallbackCode, message, { cause });
   }
 
   /** The JSON shape used in HTTP error bodies: `{ error: { code, message, details? } }`. */
-  toJSON(): { error: { code: ErrorCode; message: string; details?: Record<string, unknown> } } {
+  toJSON(): {
+    /** The error. */
+    error: {
+      /** The machine-readable code. */
+      code: ErrorCode;
+      /** The human-readable message. */
+      message: string;
+      /** Machine-readable details, when there are any. */
+      details?: Record<string, unknown>;
+    };
+  } {
     return {
       error: {
         code: this.code,
@@ -154,6 +172,22 @@ export class TaskpulseError extends Error {
         ...(this.details ? { details: this.details } : {}),
       },
     };
+  }
+}
+
+function isForeignTaskpulseError(
+  value: unknown,
+): value is Error & { code: ErrorCode; details?: Record<string, unknown> } {
+  return value instanceof Error && value.name === 'TaskpulseError' && isErrorCode((value as { code?: unknown }).code);
+}
+
+// String(value) throws for objects without a usable toString (Object.create(null), a throwing
+// toString); `from` must never throw while wrapping an error.
+function safeString(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return 'unknown error';
   }
 }
 
@@ -171,23 +205,40 @@ export class TaskpulseError extends Error {
  * | 4408 | Timeout | idle timeout or heartbeat (pong) timeout | reconnect |
  * | 4413 | FrameTooLarge | a frame exceeded `maxFrameBytes` | not resend that frame |
  * | 4426 | UnsupportedVersion | protocol version mismatch | upgrade the client |
- * | 4429 | RateLimited | frame rate exceeded repeatedly | reconnect after a delay |
+ * | 4429 | RateLimited | frame rate or a connection/channel limit exceeded | reconnect after a delay |
  * | 4500 | InternalError | unexpected server error | reconnect with backoff |
  * | 4503 | Unavailable | the broker is unavailable or the server overloaded | reconnect with backoff |
  * | 4509 | SlowConsumer | the client read too slowly; its buffer passed the high-water mark | reconnect and recover from its last position |
+ *
+ * 4509 is the one code that does not mirror an HTTP status (`slow_consumer` answers 503 over
+ * HTTP): it stays distinct from 4503 so that a client knows the server is healthy and it can
+ * reconnect at once and recover from its last position instead of backing off.
+ * {@link closeCodeFor} maps every error code to the close code a server uses for it.
  */
 export const CloseCode = {
+  /** 1000: closed on purpose. */
   Normal: 1000,
+  /** 1001: the server is shutting down; reconnect (another node will answer). */
   GoingAway: 1001,
+  /** 4400: too many invalid frames; do not retry without a fix. */
   BadRequest: 4400,
+  /** 4401: credentials expired or were revoked; refresh them, then reconnect. */
   Unauthorized: 4401,
+  /** 4403: the connection is no longer allowed; do not reconnect. */
   Forbidden: 4403,
+  /** 4408: idle timeout or heartbeat (pong) timeout; reconnect. */
   Timeout: 4408,
+  /** 4413: a frame exceeded the server's `maxFrameBytes`; do not resend it. */
   FrameTooLarge: 4413,
+  /** 4426: the server does not speak the client's protocol version; upgrade the client. */
   UnsupportedVersion: 4426,
+  /** 4429: the client exceeded a rate or connection limit; reconnect after a delay. */
   RateLimited: 4429,
+  /** 4500: unexpected server error; reconnect with backoff. */
   InternalError: 4500,
+  /** 4503: the broker is unavailable or the server overloaded; reconnect with backoff. */
   Unavailable: 4503,
+  /** 4509: the client read too slowly; reconnect at once and recover from its last position. */
   SlowConsumer: 4509,
 } as const;
 
@@ -205,4 +256,42 @@ export function isRetryableClose(code: number): boolean {
     code === CloseCode.FrameTooLarge ||
     code === CloseCode.UnsupportedVersion
   );
+}
+
+const CLOSE_CODE_FOR: Record<ErrorCode, CloseCodeValue> = {
+  bad_request: CloseCode.BadRequest,
+  bad_frame: CloseCode.BadRequest,
+  frame_too_large: CloseCode.FrameTooLarge,
+  payload_too_large: CloseCode.FrameTooLarge,
+  bad_channel: CloseCode.BadRequest,
+  unknown_channel: CloseCode.BadRequest,
+  not_found: CloseCode.BadRequest,
+  unauthorized: CloseCode.Unauthorized,
+  forbidden: CloseCode.Forbidden,
+  already_subscribed: CloseCode.BadRequest,
+  not_subscribed: CloseCode.BadRequest,
+  too_many_connections: CloseCode.RateLimited,
+  too_many_channels: CloseCode.RateLimited,
+  rate_limited: CloseCode.RateLimited,
+  slow_consumer: CloseCode.SlowConsumer,
+  idle_timeout: CloseCode.Timeout,
+  unsupported_version: CloseCode.UnsupportedVersion,
+  unavailable: CloseCode.Unavailable,
+  timeout: CloseCode.Unavailable,
+  shutting_down: CloseCode.GoingAway,
+  internal: CloseCode.InternalError,
+};
+
+/**
+ * The close code a server uses when it closes a connection because of an error with `code`.
+ * Most errors are answered with an error frame and the connection stays open; this mapping is
+ * for the ones that end it (authentication lost, limits, heartbeat timeout, shutdown…).
+ *
+ * @example
+ * ```ts
+ * socket.close(closeCodeFor(error.code), error.message);
+ * ```
+ */
+export function closeCodeFor(code: ErrorCode): CloseCodeValue {
+  return CLOSE_CODE_FOR[code];
 }

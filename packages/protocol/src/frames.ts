@@ -24,8 +24,11 @@ export const requestIdSchema = z.union([z.string().max(64), z.number().int()]);
 
 /** Subscribe to a channel, optionally resuming after a position. */
 export const subscribeFrameSchema = z.object({
+  /** Always `subscribe`. */
   type: z.literal('subscribe'),
+  /** Request id, echoed in the `subscribed` or `error` answer. */
   id: requestIdSchema.optional(),
+  /** The channel to subscribe to. */
   channel: channelNameSchema,
   /** Resume after this position: the server delivers every publication after it, then live ones. */
   since: streamPositionSchema.optional(),
@@ -33,24 +36,35 @@ export const subscribeFrameSchema = z.object({
 
 /** Unsubscribe from a channel. */
 export const unsubscribeFrameSchema = z.object({
+  /** Always `unsubscribe`. */
   type: z.literal('unsubscribe'),
+  /** Request id, echoed in the `unsubscribed` or `error` answer. */
   id: requestIdSchema.optional(),
+  /** The channel to leave. */
   channel: channelNameSchema,
 });
 
 /** Application-level ping (browsers cannot send protocol pings). */
 export const pingFrameSchema = z.object({
+  /** Always `ping`. */
   type: z.literal('ping'),
+  /** Request id, echoed in the `pong`. */
   id: requestIdSchema.optional(),
 });
 
 /** Publish into a channel whose namespace allows client publishing. */
 export const publishFrameSchema = z.object({
+  /** Always `publish`. */
   type: z.literal('publish'),
+  /** Request id, echoed in the `published` or `error` answer. */
   id: requestIdSchema.optional(),
+  /** The channel to publish to; its namespace must allow client publishing. */
   channel: channelNameSchema,
+  /** The event name of the publication. */
   event: eventNameSchema,
+  /** The payload (any JSON value; the key must be present). */
   data: z.unknown(),
+  /** Optional priority 1–4. */
   priority: prioritySchema.optional(),
 });
 
@@ -77,8 +91,11 @@ export type PublishFrame = z.infer<typeof publishFrameSchema>;
 
 /** First frame on every connection. */
 export const welcomeFrameSchema = z.object({
+  /** Always `welcome`. */
   type: z.literal('welcome'),
+  /** The id the server gave this connection (for logs and support; not a credential). */
   clientId: z.string().min(1),
+  /** The {@link PROTOCOL_VERSION} the server speaks. */
   protocolVersion: z.number().int(),
   /** How often the client should expect traffic (or send a ping), in ms. */
   heartbeatIntervalMs: z.number().int().nonnegative(),
@@ -91,12 +108,19 @@ export const welcomeFrameSchema = z.object({
  * the client should then reset its view from `state` (state channels) or the live stream.
  */
 export const subscribedFrameSchema = z.object({
+  /** Always `subscribed`. */
   type: z.literal('subscribed'),
+  /** The id of the `subscribe` request. */
   id: requestIdSchema.optional(),
+  /** The channel subscribed to. */
   channel: channelNameSchema,
+  /** `events` (an ordered log) or `state` (the latest value matters). */
   kind: z.enum(['events', 'state']),
+  /** The channel's current epoch. */
   epoch: epochSchema,
+  /** The channel's current offset (0 when nothing was published in this epoch). */
   offset: offsetSchema,
+  /** Present when the subscribe carried `since`: whether the missed publications follow. */
   recovered: z.boolean().optional(),
   /** For state channels: the latest publication, or null when none exists yet. */
   state: publicationSchema.nullable().optional(),
@@ -104,43 +128,61 @@ export const subscribedFrameSchema = z.object({
 
 /** Answer to `unsubscribe`. */
 export const unsubscribedFrameSchema = z.object({
+  /** Always `unsubscribed`. */
   type: z.literal('unsubscribed'),
+  /** The id of the `unsubscribe` request. */
   id: requestIdSchema.optional(),
+  /** The channel left. */
   channel: channelNameSchema,
 });
 
 /** One publication. Its fields are those of {@link publicationSchema} plus `type`. */
 export const publicationFrameSchema = publicationSchema.extend({
+  /** Always `publication`. */
   type: z.literal('publication'),
 });
 
 /** Several publications in one frame, in order. */
 export const batchFrameSchema = z.object({
+  /** Always `batch`. */
   type: z.literal('batch'),
+  /** The publications, in delivery order (per channel: offset order). */
   publications: z.array(publicationSchema),
 });
 
 /** Answer to `publish`. */
 export const publishedFrameSchema = z.object({
+  /** Always `published`. */
   type: z.literal('published'),
+  /** The id of the `publish` request. */
   id: requestIdSchema.optional(),
+  /** The channel published to. */
   channel: channelNameSchema,
+  /** The channel's epoch. */
   epoch: epochSchema,
-  offset: offsetSchema,
+  /** The offset assigned to the publication (1 or more). */
+  offset: offsetSchema.min(1),
 });
 
 /** An error, correlated to the request that caused it when that request had an `id`. */
 export const errorFrameSchema = z.object({
+  /** Always `error`. */
   type: z.literal('error'),
+  /** The id of the request that failed, when it had one. */
   id: requestIdSchema.optional(),
+  /** A machine-readable code from {@link ERROR_CODES}. */
   code: z.enum(ERROR_CODES),
+  /** A human-readable sentence. */
   message: z.string(),
+  /** The channel concerned, when there is one (echoed as received, so possibly invalid). */
   channel: z.string().optional(),
 });
 
 /** Answer to `ping`. */
 export const pongFrameSchema = z.object({
+  /** Always `pong`. */
   type: z.literal('pong'),
+  /** The id of the `ping`. */
   id: requestIdSchema.optional(),
 });
 
@@ -174,6 +216,3 @@ export type PublishedFrame = z.infer<typeof publishedFrameSchema>;
 export type ErrorFrame = z.infer<typeof errorFrameSchema>;
 /** The `pong` frame. */
 export type PongFrame = z.infer<typeof pongFrameSchema>;
-
-/** Re-exported so frames and publications share one offset/epoch definition. */
-export { epochSchema, offsetSchema };

@@ -5,18 +5,19 @@
  * @packageDocumentation
  */
 
-// Errors and close codes
-export {
-  CloseCode,
-  type CloseCodeValue,
-  ERROR_CODES,
-  type ErrorCode,
-  httpStatusFor,
-  isErrorCode,
-  isRetryableClose,
-  TaskpulseError,
-  type TaskpulseErrorOptions,
-} from './errors';
+// Broker interface
+export type {
+  Broker,
+  BrokerHandler,
+  BrokerStatus,
+  BrokerSubscription,
+  ChannelState,
+  HistoryOptions,
+  HistoryResult,
+  PublishResult,
+  ResetEvent,
+  ResetReason,
+} from './broker';
 
 // Channels and namespaces
 export {
@@ -40,19 +41,19 @@ export {
   SEED_NAMESPACES,
 } from './channel';
 
-// Publications and positions
+// Errors and close codes
 export {
-  channelNameSchema,
-  epochSchema,
-  eventNameSchema,
-  offsetSchema,
-  type Publication,
-  type PublishOptions,
-  prioritySchema,
-  publicationSchema,
-  type StreamPosition,
-  streamPositionSchema,
-} from './publication';
+  CloseCode,
+  type CloseCodeValue,
+  closeCodeFor,
+  ERROR_CODES,
+  type ErrorCode,
+  httpStatusFor,
+  isErrorCode,
+  isRetryableClose,
+  TaskpulseError,
+  type TaskpulseErrorOptions,
+} from './errors';
 
 // Wire frames
 export {
@@ -62,9 +63,9 @@ export {
   clientFrameSchema,
   type ErrorFrame,
   errorFrameSchema,
-  PROTOCOL_VERSION,
   type PingFrame,
   type PongFrame,
+  PROTOCOL_VERSION,
   type PublicationFrame,
   type PublishedFrame,
   type PublishFrame,
@@ -88,6 +89,9 @@ export {
   welcomeFrameSchema,
 } from './frames';
 
+// JSON Schema
+export { JSON_SCHEMA_SOURCES, type JsonSchemaName, toJsonSchema } from './json-schema';
+
 // Parsing
 export {
   DEFAULT_MAX_FRAME_BYTES,
@@ -102,26 +106,23 @@ export {
   utf8ByteLength,
 } from './parse';
 
-// Broker interface
-export type {
-  Broker,
-  BrokerHandler,
-  BrokerStatus,
-  BrokerSubscription,
-  ChannelState,
-  HistoryOptions,
-  HistoryResult,
-  PublishResult,
-  ResetEvent,
-  ResetReason,
-} from './broker';
-
 // Seed payloads
 export {
-  WORKER_STATUS_REDIS_CHANNEL,
-  type WorkerStatus,
-  workerStatusSchema,
-} from './payloads/worker-status';
+  type CeleryServerMessage,
+  type CeleryTaskInfo,
+  type CeleryTaskNotice,
+  celeryClientActionSchema,
+  celeryServerMessageSchema,
+  celeryTaskInfoSchema,
+  celeryTaskNoticeSchema,
+  type QueueStatus,
+  queueStatusMessageSchema,
+  queueStatusResponseSchema,
+  queueStatusSchema,
+  taskCompletedMessageSchema,
+  taskFailedMessageSchema,
+  taskStartedMessageSchema,
+} from './payloads/celery';
 export {
   type ConnectionStats,
   connectedMessageSchema,
@@ -142,22 +143,6 @@ export {
   taskStatusValues,
 } from './payloads/task-progress';
 export {
-  type CeleryServerMessage,
-  type CeleryTaskInfo,
-  type CeleryTaskNotice,
-  celeryClientActionSchema,
-  celeryServerMessageSchema,
-  celeryTaskInfoSchema,
-  celeryTaskNoticeSchema,
-  type QueueStatus,
-  queueStatusMessageSchema,
-  queueStatusResponseSchema,
-  queueStatusSchema,
-  taskCompletedMessageSchema,
-  taskFailedMessageSchema,
-  taskStartedMessageSchema,
-} from './payloads/celery';
-export {
   channelForLegacyRoom,
   legacyRoomForChannel,
   MessagePriority,
@@ -173,6 +158,22 @@ export {
   testQueueEventSchema,
   testStartedDataSchema,
 } from './payloads/test-queue';
+export {
+  WORKER_STATUS_REDIS_CHANNEL,
+  type WorkerStatus,
+  workerStatusSchema,
+} from './payloads/worker-status';
 
-// JSON Schema
-export { JSON_SCHEMA_SOURCES, type JsonSchemaName, toJsonSchema } from './json-schema';
+// Publications and positions
+export {
+  channelNameSchema,
+  epochSchema,
+  eventNameSchema,
+  offsetSchema,
+  type Publication,
+  type PublishOptions,
+  prioritySchema,
+  publicationSchema,
+  type StreamPosition,
+  streamPositionSchema,
+} from './publication';

@@ -10,8 +10,23 @@ import { type Publication, publicationSchema } from './publication';
 /** Default largest frame accepted, in bytes (UTF-8). */
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024;
 
-/** Result of a parse: the value, or a {@link TaskpulseError} saying why not. */
-export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: TaskpulseError };
+/**
+ * Result of a parse: the value, or a {@link TaskpulseError} saying why not. The error's code is
+ * `frame_too_large` or `bad_frame`.
+ */
+export type ParseResult<T> =
+  | {
+      /** The input was valid. */
+      ok: true;
+      /** The parsed, typed value. */
+      value: T;
+    }
+  | {
+      /** The input was rejected. */
+      ok: false;
+      /** Why: `frame_too_large` or `bad_frame`. */
+      error: TaskpulseError;
+    };
 
 /** Options of the parse functions. */
 export interface ParseOptions {
@@ -105,7 +120,9 @@ export function parseWith<S extends z.ZodType>(
 }
 
 /**
- * Parses a frame received by a server.
+ * Parses a frame received by a server. Never throws: oversize input is rejected with
+ * `frame_too_large` before it is parsed, anything else that is not a valid client frame with
+ * `bad_frame`.
  *
  * @example
  * ```ts
@@ -118,14 +135,32 @@ export function parseClientFrame(text: unknown, options?: ParseOptions): ParseRe
   return parseWith(clientFrameSchema, text, options);
 }
 
-/** Parses a frame received by a client. */
+// A client trusts its server more than a server trusts its clients: a batch frame may carry many
+// publications, so the default limit for server frames and stored publications is larger.
+const DEFAULT_MAX_TRUSTED_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Parses a frame received by a client. Never throws.
+ * `options.maxBytes` defaults to 16 MiB here (a batch frame may carry many publications).
+ *
+ * @example
+ * ```ts
+ * socket.onmessage = (event) => {
+ *   const result = parseServerFrame(event.data);
+ *   if (result.ok && result.value.type === 'publication') render(result.value.data);
+ * };
+ * ```
+ */
 export function parseServerFrame(text: unknown, options?: ParseOptions): ParseResult<ServerFrame> {
-  return parseWith(serverFrameSchema, text, { maxBytes: options?.maxBytes ?? 16 * 1024 * 1024 });
+  return parseWith(serverFrameSchema, text, { maxBytes: options?.maxBytes ?? DEFAULT_MAX_TRUSTED_BYTES });
 }
 
-/** Parses a serialized publication (as stored in history or sent on pub/sub). */
+/**
+ * Parses a serialized publication (as stored in history or sent on pub/sub). Never throws.
+ * `options.maxBytes` defaults to 16 MiB here.
+ */
 export function parsePublication(text: unknown, options?: ParseOptions): ParseResult<Publication> {
-  return parseWith(publicationSchema, text, { maxBytes: options?.maxBytes ?? 16 * 1024 * 1024 });
+  return parseWith(publicationSchema, text, { maxBytes: options?.maxBytes ?? DEFAULT_MAX_TRUSTED_BYTES });
 }
 
 /** Returns the request id of a raw frame when one can be read, so errors can be correlated. */
@@ -135,8 +170,7 @@ export function peekRequestId(text: unknown): string | number | undefined {
     const json: unknown = JSON.parse(text);
     if (json && typeof json === 'object' && 'id' in json) {
       const id = (json as { id: unknown }).id;
-      if ((typeof id === 'string' && id.length <= 64) || (typeof id === 'number' && Number.isInteger(id)))
-        return id;
+      if ((typeof id === 'string' && id.length <= 64) || (typeof id === 'number' && Number.isInteger(id))) return id;
     }
   } catch {
     // not JSON: no id to correlate

@@ -31,22 +31,35 @@ export const eventNameSchema = z.string().min(1).max(128);
  * generation; `ts` is the publish time in milliseconds since the Unix epoch.
  */
 export const publicationSchema = z.object({
+  /** The channel the publication belongs to. */
   channel: channelNameSchema,
-  offset: offsetSchema,
+  /** Its position in the channel's history: 1 for the first publication of an epoch, then +1 each. */
+  offset: offsetSchema.min(1),
+  /** The history generation `offset` belongs to. */
   epoch: epochSchema,
+  /** What happened, e.g. `progress`, `status`, `test:started`. */
   event: eventNameSchema,
+  /** The payload (any JSON value, `null` included; the key must be present). */
   data: z.unknown(),
+  /** Publish time, milliseconds since the Unix epoch. */
   ts: z.number(),
+  /** Optional message id chosen by the publisher (seed 003's `id`). */
   id: z.string().max(128).optional(),
+  /** Optional priority 1–4 (seed 003). */
   priority: prioritySchema.optional(),
 });
 
 /** A publication (see {@link publicationSchema}). */
-export type Publication<T = unknown> = Omit<z.infer<typeof publicationSchema>, 'data'> & { data: T };
+export type Publication<T = unknown> = Omit<z.infer<typeof publicationSchema>, 'data'> & {
+  /** The payload, typed by the caller (validate it with a payload schema first). */
+  data: T;
+};
 
 /** A position in a channel's history: the last offset seen in an epoch. */
 export const streamPositionSchema = z.object({
+  /** The epoch the offset belongs to. */
   epoch: epochSchema,
+  /** The offset of the last publication seen (0: none seen yet in this epoch). */
   offset: offsetSchema,
 });
 

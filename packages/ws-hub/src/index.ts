@@ -4,11 +4,12 @@
  * @packageDocumentation
  */
 
-// Brokers
-export { createMemoryBroker, type MemoryBrokerOptions } from './memory-broker';
+// Authentication
+export { createJwtAuthenticator, type JwtAuthenticatorOptions } from './auth/jwt';
+export { type ExtractTokenOptions, extractToken, type TokenSource } from './auth/token';
 
 // Core (transport-independent)
-export { ChannelRouter, type ChannelListener, type ChannelRouterOptions } from './core/channel-router';
+export { type ChannelListener, ChannelRouter, type ChannelRouterOptions } from './core/channel-router';
 export {
   ChannelSubscription,
   type OpenedSubscription,
@@ -34,5 +35,43 @@ export { type AuthorizeFn, type ChannelAction, defaultAuthorize, type Principal 
 export { batchFrame, SerializedPublication } from './core/serialized';
 export { Session, type SessionTransport } from './core/session';
 
+// Dialects
+export { type ChannelCodecConnection, type ChannelCodecOptions, createChannelCodec } from './dialects/channel-codec';
+export {
+  type BrokerClientStoreOptions,
+  CLIENT_RECORD_NAMESPACE,
+  CLIENT_RECORD_NAMESPACES,
+  type ClientRecord,
+  type ClientRecordStore,
+  createBrokerClientStore,
+} from './dialects/client-store';
+export {
+  type DialectRequestContext,
+  type DialectRoute,
+  defineDialect,
+  type HubDialect,
+  matchRoutePath,
+} from './dialects/dialect';
+export { createFrameGate, type FrameGate } from './dialects/frame-gate';
+export { type ProcessorStatusDialectOptions, processorStatusDialect } from './dialects/processor-status';
+export { type StateRouteOptions, stateRoute } from './dialects/state-route';
+export {
+  type TaskProgressDialect,
+  type TaskProgressDialectOptions,
+  type TrustQueryIdentityOptions,
+  taskProgressDialect,
+} from './dialects/task-progress';
+
 // HTTP
 export { createHttpHandler, type HttpHandler, type HttpOptions } from './http/http-handler';
+export type { PollChannelResult, PollResponse } from './http/poll-endpoint';
+export { type DecodeCursorOptions, decodePositionsCursor, encodePositionsCursor } from './http/positions-cursor';
+
+// Hub (core + WebSocket + HTTP on a server)
+export { createHub, type Hub, type HubOptions, type WsDialect } from './hub';
+
+// Brokers
+export { createMemoryBroker, type MemoryBrokerOptions } from './memory-broker';
+
+// WebSocket binding
+export { createWsBinding, type WsBinding, type WsBindingOptions, type WsMount, type WsStats } from './ws/ws-binding';

@@ -21,14 +21,21 @@ export const isoTimestampSchema = z.iso.datetime({ offset: true });
  * seed's `GET /progress/{task_id}` response carries the same record without it.
  */
 export const taskProgressSchema = z.looseObject({
+  /** The task's id. */
   task_id: z.string().min(1),
   /** Percent complete, 0–100. */
   progress: z.number().min(0).max(100),
+  /** Name of the step being executed (`视频转码`). */
   current_step: z.string(),
+  /** Number of steps in all. */
   total_steps: z.number().int().nonnegative(),
+  /** Number of steps done. */
   completed_steps: z.number().int().nonnegative(),
+  /** A human-readable message (`正在转码视频...`). */
   message: z.string(),
+  /** The task's state; absent in the seed's `GET /progress/{task_id}` response. */
   status: taskStatusSchema.optional(),
+  /** When the progress was reported, ISO-8601 with offset (`2026-02-21T10:30:00Z`). */
   timestamp: isoTimestampSchema,
 });
 
@@ -37,10 +44,15 @@ export type TaskProgress = z.infer<typeof taskProgressSchema>;
 
 /** Payload of a `status` message (seed 001 "状态更新消息"): completion or failure. */
 export const taskStatusUpdateSchema = z.looseObject({
+  /** The task's id. */
   task_id: z.string().min(1),
+  /** The new state (`completed`, `failed`…). */
   status: taskStatusSchema,
+  /** The task's result, for `completed` (seed: `{video_url}`). */
   result: z.unknown().optional(),
+  /** The error message, for `failed`. */
   error: z.string().optional(),
+  /** When the state changed, ISO-8601 with offset. */
   timestamp: isoTimestampSchema,
 });
 
@@ -49,22 +61,33 @@ export type TaskStatusUpdate = z.infer<typeof taskStatusUpdateSchema>;
 
 /** `{type: "progress", task_id, payload}` as seed 001's WebSocket sends it. */
 export const progressMessageSchema = z.object({
+  /** Always `progress`. */
   type: z.literal('progress'),
+  /** The task's id (repeated from the payload). */
   task_id: z.string().min(1),
+  /** The progress record. */
   payload: taskProgressSchema,
 });
 
 /** `{type: "status", task_id, payload}` as seed 001's WebSocket sends it. */
 export const statusMessageSchema = z.object({
+  /** Always `status`. */
   type: z.literal('status'),
+  /** The task's id (repeated from the payload). */
   task_id: z.string().min(1),
+  /** The status update. */
   payload: taskStatusUpdateSchema,
 });
 
 /** `{type: "connected", payload: {client_id}}`, the first message of seed 001's WebSocket. */
 export const connectedMessageSchema = z.object({
+  /** Always `connected`. */
   type: z.literal('connected'),
-  payload: z.looseObject({ client_id: z.string().min(1) }),
+  /** The connection's details. */
+  payload: z.looseObject({
+    /** The id the server gave this connection (sent back as `old_client_id` on reconnect). */
+    client_id: z.string().min(1),
+  }),
 });
 
 /** Every message seed 001's WebSocket sends. */
@@ -79,7 +102,9 @@ export type TaskProgressServerMessage = z.infer<typeof taskProgressServerMessage
 
 /** `{action: "subscribe"|"unsubscribe", task_id}` sent by seed 001's clients. */
 export const taskProgressActionSchema = z.object({
+  /** `subscribe` or `unsubscribe`. */
   action: z.enum(['subscribe', 'unsubscribe']),
+  /** The task to follow or stop following. */
   task_id: z.string().min(1).max(128),
 });
 
@@ -88,8 +113,11 @@ export type TaskProgressAction = z.infer<typeof taskProgressActionSchema>;
 
 /** `GET /websocket/stats` response of seed 001. */
 export const connectionStatsSchema = z.object({
+  /** Open connections in all. */
   total_clients: z.number().int().nonnegative(),
+  /** Open connections per user id. */
   by_user: z.record(z.string(), z.number().int().nonnegative()),
+  /** Open connections per project id. */
   by_project: z.record(z.string(), z.number().int().nonnegative()),
 });
 

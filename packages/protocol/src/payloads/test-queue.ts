@@ -5,31 +5,59 @@
 import { z } from 'zod';
 
 /** Message priorities of seed 003 (1–4). */
-export const MessagePriority = { LOW: 1, NORMAL: 2, HIGH: 3, CRITICAL: 4 } as const;
+export const MessagePriority = {
+  /** 1: informational, may wait. */
+  LOW: 1,
+  /** 2: the default. */
+  NORMAL: 2,
+  /** 3: delivered before normal messages. */
+  HIGH: 3,
+  /** 4: delivered first (system alerts, failures). */
+  CRITICAL: 4,
+} as const;
 
 /** A priority value 1–4. */
 export type MessagePriorityValue = (typeof MessagePriority)[keyof typeof MessagePriority];
 
 /** The event catalogue of seed 003 (MESSAGE_TYPES), as wire strings. */
 export const TestQueueEvents = {
+  /** A test run started (`test-progress-{testId}` and `queue-updates`). */
   TEST_STARTED: 'test:started',
+  /** A test run reported progress. */
   TEST_PROGRESS: 'test:progress',
+  /** A test run completed. */
   TEST_COMPLETED: 'test:completed',
+  /** A test run failed. */
   TEST_FAILED: 'test:failed',
+  /** A test run was cancelled. */
   TEST_CANCELLED: 'test:cancelled',
+  /** A job was added to the test queue. */
   QUEUE_JOB_ADDED: 'queue:job:added',
+  /** A queued job started. */
   QUEUE_JOB_STARTED: 'queue:job:started',
+  /** A queued job reported progress. */
   QUEUE_JOB_PROGRESS: 'queue:job:progress',
+  /** A queued job completed. */
   QUEUE_JOB_COMPLETED: 'queue:job:completed',
+  /** A queued job failed. */
   QUEUE_JOB_FAILED: 'queue:job:failed',
+  /** A system alert (`system-alerts`). */
   SYSTEM_ALERT: 'system:alert',
+  /** Maintenance started. */
   SYSTEM_MAINTENANCE_START: 'system:maintenance:start',
+  /** Maintenance ended. */
   SYSTEM_MAINTENANCE_END: 'system:maintenance:end',
+  /** A notification for one user (`user-notifications-{userId}`). */
   USER_NOTIFICATION: 'user:notification',
+  /** A user came online. */
   USER_ONLINE: 'user:online',
+  /** A user went offline. */
   USER_OFFLINE: 'user:offline',
+  /** A connection was established (legacy dialect; the native protocol uses `welcome`). */
   CONNECTION_ESTABLISHED: 'connection:established',
+  /** Heartbeat ping (legacy dialect; the native protocol uses `ping`). */
   HEARTBEAT_PING: 'heartbeat:ping',
+  /** Heartbeat pong (legacy dialect; the native protocol uses `pong`). */
   HEARTBEAT_PONG: 'heartbeat:pong',
 } as const;
 
@@ -46,14 +74,19 @@ export const testQueueEventSchema = z.enum(eventValues);
  * `{id, event, data, channel, priority 1–4, timestamp, userId?}`.
  */
 export const testQueueEnvelopeSchema = z.object({
+  /** Unique message id (`msg_xxx`). */
   id: z.string().min(1),
+  /** The event, from the catalogue {@link TestQueueEvents}. */
   event: testQueueEventSchema,
+  /** The event's data (see {@link testEventDataSchemas} for the test events). */
   data: z.unknown(),
   /** The room name as the seed writes it (`test-progress-stress_123`, `queue-updates`). */
   channel: z.string().min(1),
+  /** Priority 1–4 ({@link MessagePriority}). */
   priority: z.number().int().min(1).max(4),
   /** Milliseconds since the Unix epoch. */
   timestamp: z.number(),
+  /** The user the message concerns, when there is one. */
   userId: z.string().optional(),
 });
 
@@ -62,40 +95,59 @@ export type TestQueueEnvelope = z.infer<typeof testQueueEnvelopeSchema>;
 
 /** `test:started` data: `{testId, testType, url, startedAt}`. */
 export const testStartedDataSchema = z.looseObject({
+  /** The test run's id (`stress_123`). */
   testId: z.string().min(1),
+  /** The kind of test (`stress`, `performance`…). */
   testType: z.string(),
+  /** The URL under test. */
   url: z.string(),
+  /** Start time: an ISO-8601 string or milliseconds since the Unix epoch. */
   startedAt: z.union([z.string(), z.number()]),
 });
 
 /** `test:progress` data: `{testId, progress, metrics, message}`. */
 export const testProgressDataSchema = z.looseObject({
+  /** The test run's id. */
   testId: z.string().min(1),
+  /** Percent complete, 0–100. */
   progress: z.number().min(0).max(100),
+  /** Measurements so far (free-form). */
   metrics: z.record(z.string(), z.unknown()).optional(),
+  /** A human-readable message. */
   message: z.string().optional(),
 });
 
 /** `test:completed` data: `{testId, status, results, completedAt}`. */
 export const testCompletedDataSchema = z.looseObject({
+  /** The test run's id. */
   testId: z.string().min(1),
+  /** The final status (`completed`). */
   status: z.string(),
+  /** The results (free-form; the key must be present). */
   results: z.unknown(),
+  /** End time: an ISO-8601 string or milliseconds since the Unix epoch. */
   completedAt: z.union([z.string(), z.number()]),
 });
 
 /** `test:failed` data: `{testId, error, attempts}`. */
 export const testFailedDataSchema = z.looseObject({
+  /** The test run's id. */
   testId: z.string().min(1),
+  /** Why it failed. */
   error: z.string(),
+  /** How many attempts were made. */
   attempts: z.number().int().nonnegative(),
 });
 
 /** Data schemas per test event, for validating producers. */
 export const testEventDataSchemas = {
+  /** Data of `test:started`. */
   'test:started': testStartedDataSchema,
+  /** Data of `test:progress`. */
   'test:progress': testProgressDataSchema,
+  /** Data of `test:completed`. */
   'test:completed': testCompletedDataSchema,
+  /** Data of `test:failed`. */
   'test:failed': testFailedDataSchema,
 } as const;
 

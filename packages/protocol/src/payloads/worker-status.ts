@@ -17,15 +17,23 @@ const count = z.number().int().nonnegative();
  * ```
  */
 export const workerStatusSchema = z.looseObject({
+  /** Whether the processor is running. */
   running: z.boolean(),
+  /** Number of worker processes. */
   workers: count,
+  /** Length of the pending queue. */
   queue_pending: count,
+  /** Length of the retry queue. */
   queue_retry: count,
+  /** Length of the dead-letter queue. */
   queue_dead: count,
+  /** Tasks processed since the processor started. */
   processed_total: count,
+  /** Tasks processed today. */
   processed_today: count,
   /** Tasks per second. */
   speed: z.number().nonnegative(),
+  /** The last error message, or null when the last task succeeded. */
   last_error: z.string().nullable(),
 });
 

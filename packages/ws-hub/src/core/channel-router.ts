@@ -104,13 +104,15 @@ export class ChannelRouter {
   /** Removes a listener; drops the broker subscription after the last one. */
   detach(channel: string, listener: ChannelListener): void {
     const entry = this.#routes.get(channel);
-    if (!entry || !entry.listeners.delete(listener)) return;
+    if (!entry?.listeners.delete(listener)) return;
     if (entry.listeners.size === 0) {
       this.#routes.delete(channel);
-      entry.ready.then(
-        (sub) => sub.unsubscribe(),
-        () => undefined,
-      ).catch((error) => this.#options.onListenerError?.(error, channel));
+      entry.ready
+        .then(
+          (sub) => sub.unsubscribe(),
+          () => undefined,
+        )
+        .catch((error) => this.#options.onListenerError?.(error, channel));
     }
   }
 

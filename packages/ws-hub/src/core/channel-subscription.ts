@@ -37,6 +37,12 @@ export interface OpenedSubscription {
   outcome: 'fresh' | 'recovered' | 'not_recovered';
 }
 
+/**
+ * The shared empty list: an idle subscription keeps no array of its own (replaced before the
+ * first push, never written to).
+ */
+const NONE: SerializedPublication[] = [];
+
 /** Largest page read from history at once during recovery. */
 const RECOVERY_PAGE = 1000;
 
@@ -49,7 +55,10 @@ async function readAfter(broker: Broker, channel: string, since: StreamPosition)
   while (recovered && publications.length > 0 && publications.length % RECOVERY_PAGE === 0) {
     const last = publications[publications.length - 1] as Publication;
     if (last.offset >= top) break;
-    const next = await broker.history(channel, { since: { epoch: last.epoch, offset: last.offset }, limit: RECOVERY_PAGE });
+    const next = await broker.history(channel, {
+      since: { epoch: last.epoch, offset: last.offset },
+      limit: RECOVERY_PAGE,
+    });
     if (!next.recovered || next.epoch !== first.epoch) {
       recovered = false;
       break;
@@ -65,16 +74,17 @@ async function readAfter(broker: Broker, channel: string, since: StreamPosition)
  * A consumer's subscription to a channel. Created by {@link openChannelSubscription}; call
  * {@link ChannelSubscription.start} right after sending the `subscribed` frame.
  */
-export class ChannelSubscription {
+export class ChannelSubscription implements ChannelListener {
   /** The channel. */
   readonly channel: string;
   /** The channel's kind. */
   readonly kind: ChannelKind;
-  #position: StreamPosition;
+  // The position as two fields, not an object: it changes on every delivery.
+  #epoch: string;
+  #offset: number;
   #mode: 'buffering' | 'live' | 'closed' = 'buffering';
-  #buffer: SerializedPublication[] = [];
-  #pending: SerializedPublication[] = [];
-  readonly #listener: ChannelListener;
+  #buffer: SerializedPublication[] = NONE;
+  #pending: SerializedPublication[] = NONE;
   readonly #router: ChannelRouter;
   readonly #broker: Broker;
   readonly #target: SubscriptionTarget;
@@ -90,29 +100,40 @@ export class ChannelSubscription {
   }) {
     this.channel = args.channel;
     this.kind = args.kind;
-    this.#position = args.position;
+    this.#epoch = args.position.epoch;
+    this.#offset = args.position.offset;
     this.#router = args.router;
     this.#broker = args.broker;
     this.#target = args.target;
-    this.#listener = {
-      onPublication: (p) => this.#onPublication(p),
-      onReset: (e) => this.#onReset(e),
-    };
   }
 
   /** The last position delivered (or the baseline when nothing was delivered yet). */
   get position(): StreamPosition {
-    return { ...this.#position };
+    return { epoch: this.#epoch, offset: this.#offset };
   }
 
-  /** @internal The listener registered with the router. */
+  /**
+   * @internal The listener registered with the router: the subscription itself (one object per
+   * subscription instead of two closures and their context — it adds up over 10k connections).
+   */
   get listener(): ChannelListener {
-    return this.#listener;
+    return this;
+  }
+
+  /** @internal {@inheritDoc ChannelListener.onPublication} */
+  onPublication(publication: SerializedPublication): void {
+    this.#onPublication(publication);
+  }
+
+  /** @internal {@inheritDoc ChannelListener.onReset} */
+  onReset(event: ResetEvent): void {
+    this.#onReset(event);
   }
 
   /** @internal Sets the baseline and the recovered publications to deliver on start. */
   prime(position: StreamPosition, recovered: SerializedPublication[]): void {
-    this.#position = position;
+    this.#epoch = position.epoch;
+    this.#offset = position.offset;
     this.#pending = recovered;
   }
 
@@ -120,11 +141,11 @@ export class ChannelSubscription {
   start(): void {
     if (this.#mode !== 'buffering') return;
     const pending = this.#pending;
-    this.#pending = [];
+    this.#pending = NONE;
     this.#mode = 'live';
     for (const p of pending) this.#deliver(p);
     const buffered = this.#buffer;
-    this.#buffer = [];
+    this.#buffer = NONE;
     for (const p of buffered) this.#onPublication(p);
   }
 
@@ -132,34 +153,39 @@ export class ChannelSubscription {
   close(): void {
     if (this.#mode === 'closed') return;
     this.#mode = 'closed';
-    this.#buffer = [];
-    this.#pending = [];
-    this.#router.detach(this.channel, this.#listener);
+    this.#buffer = NONE;
+    this.#pending = NONE;
+    this.#router.detach(this.channel, this);
   }
 
   #deliver(p: SerializedPublication): void {
     const { epoch, offset } = p.pub;
-    if (epoch !== this.#position.epoch || offset <= this.#position.offset) return;
-    this.#position = { epoch, offset };
+    if (epoch !== this.#epoch || offset <= this.#offset) return;
+    this.#offset = offset;
     this.#target.deliver(p, this.kind);
+  }
+
+  #bufferPublication(p: SerializedPublication): void {
+    if (this.#buffer === NONE) this.#buffer = [];
+    this.#buffer.push(p);
   }
 
   #onPublication(p: SerializedPublication): void {
     if (this.#mode === 'closed') return;
     if (this.#mode === 'buffering') {
-      this.#buffer.push(p);
+      this.#bufferPublication(p);
       return;
     }
     const { epoch, offset } = p.pub;
-    if (epoch === this.#position.epoch) {
-      if (offset <= this.#position.offset) return; // duplicate
-      if (offset === this.#position.offset + 1) {
+    if (epoch === this.#epoch) {
+      if (offset <= this.#offset) return; // duplicate
+      if (offset === this.#offset + 1) {
         this.#deliver(p);
         return;
       }
       // A gap: recover it from history before going on.
       this.#mode = 'buffering';
-      this.#buffer.push(p);
+      this.#bufferPublication(p);
       void this.#recoverGap();
       return;
     }
@@ -170,7 +196,7 @@ export class ChannelSubscription {
 
   async #recoverGap(): Promise<void> {
     try {
-      const result = await readAfter(this.#broker, this.channel, this.#position);
+      const result = await readAfter(this.#broker, this.channel, this.position);
       if ((this.#mode as string) === 'closed') return;
       if (result.recovered) {
         this.#pending = result.publications.map((pub) => new SerializedPublication(pub));
@@ -188,12 +214,13 @@ export class ChannelSubscription {
   #onReset(event: ResetEvent): void {
     if (this.#mode === 'closed') return;
     this.#buffer = this.#buffer.filter((p) => p.pub.epoch === event.epoch && p.pub.offset > event.offset);
-    this.#pending = [];
+    this.#pending = NONE;
     this.#rebaseline(event.epoch, event.offset, event.latest);
   }
 
   #rebaseline(epoch: string, offset: number, latest: Publication | null): void {
-    this.#position = { epoch, offset };
+    this.#epoch = epoch;
+    this.#offset = offset;
     this.#target.rebaseline({
       type: 'subscribed',
       channel: this.channel,

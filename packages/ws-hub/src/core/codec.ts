@@ -74,16 +74,32 @@ export interface WireCodec {
   open(context: CodecContext, session: Session): CodecConnection;
 }
 
+// One small object per connection with its methods on the prototype (closures would cost a
+// function and a context each per connection).
+class NativeConnection implements CodecConnection {
+  readonly #session: Session;
+  constructor(session: Session) {
+    this.#session = session;
+  }
+  get batchable(): boolean {
+    return true;
+  }
+  greeting(): string {
+    return this.#session.welcomeFrame();
+  }
+  onText(text: string): void {
+    this.#session.handleText(text);
+  }
+  encodePublication(publication: SerializedPublication): string {
+    return publication.frame;
+  }
+  encodeControl(_frame: ServerFrame, text: string): string {
+    return text;
+  }
+}
+
 /** The native taskpulse protocol codec: frames pass through unchanged; publications batch. */
 export const nativeCodec: WireCodec = {
   name: 'websocket',
-  open(_context, session) {
-    return {
-      batchable: true,
-      greeting: () => session.welcomeFrame(),
-      onText: (text) => session.handleText(text),
-      encodePublication: (p) => p.frame,
-      encodeControl: (_frame, text) => text,
-    };
-  },
+  open: (_context, session) => new NativeConnection(session),
 };

@@ -7,9 +7,9 @@
 import type { IncomingMessage } from 'node:http';
 import {
   type Broker,
+  type ChannelState,
   type HistoryOptions,
   type HistoryResult,
-  type ChannelState,
   type PublishOptions,
   type PublishResult,
   type StreamPosition,
@@ -132,7 +132,8 @@ export class HubCore {
     } catch (error) {
       throw TaskpulseError.from(error, 'forbidden');
     }
-    if (!allowed) throw new TaskpulseError('forbidden', `not allowed to ${action} ${channel}`, { details: { channel } });
+    if (!allowed)
+      throw new TaskpulseError('forbidden', `not allowed to ${action} ${channel}`, { details: { channel } });
   }
 
   /**

@@ -12,6 +12,13 @@ import type { Publication } from '@taskpulse/protocol';
 export class SerializedPublication {
   /** The publication. */
   readonly pub: Publication;
+  /**
+   * A slot where a transport binding caches its own encoding of {@link SerializedPublication.frame}
+   * (the WebSocket binding keeps the framed bytes here), so that a broadcast to N sockets encodes
+   * once. Declared on the class, not added later, so every instance keeps one shape.
+   * @internal
+   */
+  wireBytes: Uint8Array | undefined = undefined;
   #json: string | undefined;
   #frame: string | undefined;
 

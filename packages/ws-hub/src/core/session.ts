@@ -8,14 +8,18 @@ import {
   CloseCode,
   type ErrorCode,
   type ErrorFrame,
+  type PongFrame,
   PROTOCOL_VERSION,
+  type PublishedFrame,
   parseClientFrame,
   peekRequestId,
+  type ServerFrame,
   type StreamPosition,
   type SubscribedFrame,
   TaskpulseError,
+  type UnsubscribedFrame,
 } from '@taskpulse/protocol';
-import type { ChannelSubscription } from './channel-subscription';
+import { ChannelSubscription, type SubscriptionTarget } from './channel-subscription';
 import type { HubCore } from './hub-core';
 import type { Principal } from './principal';
 import type { SerializedPublication } from './serialized';
@@ -24,8 +28,13 @@ import type { SerializedPublication } from './serialized';
 export interface SessionTransport {
   /** Transport name for stats and metrics (`websocket`, `sse`, a dialect name…). */
   readonly name: string;
-  /** Sends a control frame (welcome, subscribed, error, pong…), already serialized. */
-  sendControl(frame: string): void;
+  /**
+   * Sends a control frame (subscribed, unsubscribed, published, error, pong…).
+   * @param frame - the frame serialized as native JSON
+   * @param value - the same frame as an object, so that a binding whose codec re-encodes control
+   * frames (a dialect) does not have to parse `frame` again; absent when not at hand
+   */
+  sendControl(frame: string, value?: ServerFrame): void;
   /** Delivers a publication of a subscribed channel. Bindings may coalesce, batch or conflate. */
   deliver(publication: SerializedPublication, kind: ChannelKind): void;
   /** Closes the connection with a close code and reason. */
@@ -50,8 +59,12 @@ export class Session {
   /** Last time the client sent a frame (ms). */
   lastActivityAt: number;
   readonly #core: HubCore;
-  readonly #subs = new Map<string, ChannelSubscription>();
-  readonly #pendingSubs = new Set<string>();
+  /**
+   * Subscriptions; a {@link SessionSink} marks one still being set up. A short array searched
+   * linearly (at most `maxChannelsPerConnection` entries, searched only on subscribe and
+   * unsubscribe) weighs a fraction of a Map, and most connections hold one or two channels.
+   */
+  readonly #subs: Array<ChannelSubscription | SessionSink> = [];
   #invalidFrames = 0;
   #rateViolations = 0;
   #tokens: number;
@@ -77,18 +90,18 @@ export class Session {
 
   /** Channels subscribed (including those still being set up). */
   get channels(): string[] {
-    return [...this.#subs.keys()];
+    return this.#subs.map((sub) => sub.channel);
   }
 
   /** Number of subscriptions, including pending ones. */
   get subscriptionCount(): number {
-    return this.#subs.size + this.#pendingSubs.size;
+    return this.#subs.length;
   }
 
   /** The last delivered position of every subscribed channel. */
   positions(): Record<string, StreamPosition> {
     const out: Record<string, StreamPosition> = {};
-    for (const [channel, sub] of this.#subs) out[channel] = sub.position;
+    for (const sub of this.#subs) if (sub instanceof ChannelSubscription) out[sub.channel] = sub.position;
     return out;
   }
 
@@ -133,9 +146,11 @@ export class Session {
   /** Handles a parsed client frame. Never throws. */
   handleFrame(frame: ClientFrame): void {
     switch (frame.type) {
-      case 'ping':
-        this.transport.sendControl(frame.id === undefined ? '{"type":"pong"}' : JSON.stringify({ type: 'pong', id: frame.id }));
+      case 'ping': {
+        const pong: PongFrame = frame.id === undefined ? { type: 'pong' } : { type: 'pong', id: frame.id };
+        this.transport.sendControl(frame.id === undefined ? '{"type":"pong"}' : JSON.stringify(pong), pong);
         return;
+      }
       case 'subscribe':
         void this.subscribe(frame.channel, frame.since, frame.id);
         return;
@@ -153,9 +168,9 @@ export class Session {
    * missed publications then live ones. Errors are sent as error frames; resolves either way.
    * @returns whether the subscription is active
    */
-  async subscribe(channel: string, since?: StreamPosition, id?: RequestId): Promise<boolean> {
+  async subscribe(channel: string, since?: StreamPosition, id?: string | number): Promise<boolean> {
     if (this.#closed) return false;
-    if (this.#subs.has(channel) || this.#pendingSubs.has(channel)) {
+    if (this.#find(channel) !== undefined) {
       this.sendError('already_subscribed', `already subscribed to ${channel}`, id, channel);
       return false;
     }
@@ -168,28 +183,27 @@ export class Session {
       );
       return false;
     }
-    this.#pendingSubs.add(channel);
+    // The sink marks the subscription as pending; unsubscribing (or unsubscribing and subscribing
+    // again) meanwhile replaces or removes it, and the outdated attempt then backs out.
+    const sink = new SessionSink(this.#core, this.transport, channel);
+    this.#subs.push(sink);
     try {
       await this.#core.authorize(this.principal, channel, 'subscribe');
-      const opened = await this.#core.openSubscription(channel, since, {
-        deliver: (p, kind) => this.#deliver(p, kind),
-        rebaseline: (frame) => this.#rebaseline(frame),
-        onError: (error) => this.#core.logger.warn('recovery failed', { channel, error: String(error) }),
-      });
-      if (this.#closed || !this.#pendingSubs.has(channel)) {
+      const opened = await this.#core.openSubscription(channel, since, sink);
+      const index = this.#subs.indexOf(sink);
+      if (this.#closed || index === -1) {
         opened.subscription.close();
         return false;
       }
-      this.#pendingSubs.delete(channel);
-      this.#subs.set(channel, opened.subscription);
+      this.#subs[index] = opened.subscription;
       this.#core.metrics.subscriptions.inc();
       this.#core.metrics.recoveries.inc({ outcome: opened.outcome });
       const frame: SubscribedFrame = id === undefined ? opened.frame : { ...opened.frame, id };
-      this.transport.sendControl(JSON.stringify(frame));
+      this.transport.sendControl(JSON.stringify(frame), frame);
       opened.subscription.start();
       return true;
     } catch (error) {
-      this.#pendingSubs.delete(channel);
+      this.#remove(sink);
       const e = TaskpulseError.from(error, 'unavailable');
       this.sendError(e.code, e.message, id, channel);
       return false;
@@ -197,24 +211,40 @@ export class Session {
   }
 
   /** Unsubscribes from a channel and answers `unsubscribed` (or `not_subscribed`). */
-  unsubscribe(channel: string, id?: RequestId): void {
-    const sub = this.#subs.get(channel);
+  unsubscribe(channel: string, id?: string | number): void {
+    const sub = this.#find(channel);
     if (!sub) {
-      if (this.#pendingSubs.delete(channel)) {
-        this.transport.sendControl(JSON.stringify({ type: 'unsubscribed', channel, ...(id !== undefined ? { id } : {}) }));
-        return;
-      }
       this.sendError('not_subscribed', `not subscribed to ${channel}`, id, channel);
       return;
     }
-    this.#subs.delete(channel);
+    this.#remove(sub);
+    if (!(sub instanceof ChannelSubscription)) {
+      // Still being set up: the pending attempt sees it was dropped and backs out.
+      this.#sendUnsubscribed(channel, id);
+      return;
+    }
     sub.close();
     this.#core.metrics.subscriptions.dec();
-    this.transport.sendControl(JSON.stringify({ type: 'unsubscribed', channel, ...(id !== undefined ? { id } : {}) }));
+    this.#sendUnsubscribed(channel, id);
+  }
+
+  #find(channel: string): ChannelSubscription | SessionSink | undefined {
+    for (const sub of this.#subs) if (sub.channel === channel) return sub;
+    return undefined;
+  }
+
+  #remove(sub: ChannelSubscription | SessionSink): void {
+    const index = this.#subs.indexOf(sub);
+    if (index !== -1) this.#subs.splice(index, 1);
+  }
+
+  #sendUnsubscribed(channel: string, id: RequestId): void {
+    const frame: UnsubscribedFrame = { type: 'unsubscribed', channel, ...(id !== undefined ? { id } : {}) };
+    this.transport.sendControl(JSON.stringify(frame), frame);
   }
 
   /** Sends an error frame and counts it. */
-  sendError(code: ErrorCode, message: string, id?: RequestId, channel?: string): void {
+  sendError(code: ErrorCode, message: string, id?: string | number, channel?: string): void {
     this.#core.metrics.errors.inc({ code });
     const frame: ErrorFrame = {
       type: 'error',
@@ -223,29 +253,20 @@ export class Session {
       ...(id !== undefined ? { id } : {}),
       ...(channel !== undefined ? { channel } : {}),
     };
-    this.transport.sendControl(JSON.stringify(frame));
+    this.transport.sendControl(JSON.stringify(frame), frame);
   }
 
   /** Releases every subscription. Called by the binding when the connection ends. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const sub of this.#subs.values()) {
+    for (const sub of this.#subs) {
+      if (!(sub instanceof ChannelSubscription)) continue;
       sub.close();
       this.#core.metrics.subscriptions.dec();
     }
-    this.#subs.clear();
-    this.#pendingSubs.clear();
+    this.#subs.length = 0;
     this.#core.releaseSession(this);
-  }
-
-  #deliver(p: SerializedPublication, kind: ChannelKind): void {
-    this.transport.deliver(p, kind);
-  }
-
-  #rebaseline(frame: SubscribedFrame): void {
-    this.#core.metrics.recoveries.inc({ outcome: 'reset' });
-    this.transport.sendControl(JSON.stringify(frame));
   }
 
   async #publish(frame: Extract<ClientFrame, { type: 'publish' }>): Promise<void> {
@@ -255,9 +276,12 @@ export class Session {
         ...(frame.priority !== undefined ? { priority: frame.priority } : {}),
       });
       this.#core.metrics.publishes.inc({ source: 'client' });
-      this.transport.sendControl(
-        JSON.stringify({ type: 'published', ...(frame.id !== undefined ? { id: frame.id } : {}), ...result }),
-      );
+      const published: PublishedFrame = {
+        type: 'published',
+        ...(frame.id !== undefined ? { id: frame.id } : {}),
+        ...result,
+      };
+      this.transport.sendControl(JSON.stringify(published), published);
     } catch (error) {
       const e = TaskpulseError.from(error, 'unavailable');
       this.sendError(e.code, e.message, frame.id, frame.channel);
@@ -280,5 +304,34 @@ export class Session {
     if (this.#tokens < 1) return false;
     this.#tokens -= 1;
     return true;
+  }
+}
+
+/**
+ * Where one subscription of a session delivers: a small object with its methods on the prototype
+ * (three closures and their context per subscription would weigh more at 10k connections).
+ */
+class SessionSink implements SubscriptionTarget {
+  readonly channel: string;
+  readonly #core: HubCore;
+  readonly #transport: SessionTransport;
+
+  constructor(core: HubCore, transport: SessionTransport, channel: string) {
+    this.#core = core;
+    this.#transport = transport;
+    this.channel = channel;
+  }
+
+  deliver(publication: SerializedPublication, kind: ChannelKind): void {
+    this.#transport.deliver(publication, kind);
+  }
+
+  rebaseline(frame: SubscribedFrame): void {
+    this.#core.metrics.recoveries.inc({ outcome: 'reset' });
+    this.#transport.sendControl(JSON.stringify(frame), frame);
+  }
+
+  onError(error: unknown): void {
+    this.#core.logger.warn('recovery failed', { channel: this.channel, error: String(error) });
   }
 }

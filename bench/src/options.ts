@@ -1,0 +1,157 @@
+/**
+ * Command-line options of `npm run bench` and the three presets (full, --quick, --smoke).
+ */
+import { parseArgs } from 'node:util';
+import { VARIANTS, type VariantName } from './servers/types';
+
+/** All clients on one channel, or spread over many. */
+export type Layout = 'one' | 'many';
+
+/** An offered load in deliveries/s, or closed-loop maximum. */
+export type Load = number | 'max';
+
+/** Everything a run needs to know. */
+export interface BenchOptions {
+  mode: 'full' | 'quick' | 'smoke';
+  sizes: number[];
+  layouts: Layout[];
+  loads: Load[];
+  variants: VariantName[];
+  reps: number;
+  warmupMs: number;
+  measureMs: number;
+  loadgens: number;
+  clientsPerChannel: number;
+  /** Closed loop: deliveries outstanding at most. */
+  windowDeliveries: number;
+  connectConcurrency: number;
+  heartbeatIntervalMs: number;
+  recovery: { enabled: boolean; clients: number; publications: number; liveRate: number };
+  http: { enabled: boolean; clients: number; ssePath: string; pollPath: string; pollIntervalMs: number };
+  /** Write V8 CPU profiles of the servers to bench/results/profiles. */
+  profile: boolean;
+  outDir: string;
+}
+
+const HELP = `npm run bench [-- options]
+
+  (default)          full run: N = 1000,5000,10000 × one/many channels × 10k/50k/max, 3 repetitions (< ~15 min)
+  --quick            small N (200, 1000), 1 repetition (< 2 min)
+  --smoke            N = 20 for ~5 s; exit 0 only if every server delivered (for CI)
+  --sizes 1000,5000  connection counts
+  --layouts one,many all clients on one channel / --clients-per-channel clients per channel
+  --loads 10000,max  offered deliveries/s, or max (closed loop)
+  --variants ws,socketio,taskpulse
+  --reps 3           repetitions (variants interleaved, order rotated per repetition)
+  --measure-ms 3000  measured window per load (after --warmup-ms)
+  --loadgens 2       load-generator processes
+  --no-recovery      skip the recovery scenario
+  --no-http          skip the SSE/polling scenario
+  --sse-path /taskpulse/sse --poll-path /taskpulse/poll   hub HTTP endpoints for the SSE/polling scenario
+  --profile          write V8 CPU profiles of the server processes to bench/results/profiles
+`;
+
+function list(value: string | undefined): string[] | undefined {
+  return value
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** Parses `argv` (without node and script). Prints help and exits on `--help`. */
+export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      quick: { type: 'boolean' },
+      smoke: { type: 'boolean' },
+      sizes: { type: 'string' },
+      layouts: { type: 'string' },
+      loads: { type: 'string' },
+      variants: { type: 'string' },
+      reps: { type: 'string' },
+      'warmup-ms': { type: 'string' },
+      'measure-ms': { type: 'string' },
+      loadgens: { type: 'string' },
+      'clients-per-channel': { type: 'string' },
+      window: { type: 'string' },
+      'no-recovery': { type: 'boolean' },
+      'no-http': { type: 'boolean' },
+      'sse-path': { type: 'string' },
+      'poll-path': { type: 'string' },
+      profile: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    process.exit(0);
+  }
+  const mode = values.smoke ? 'smoke' : values.quick ? 'quick' : 'full';
+  const preset: BenchOptions = {
+    mode,
+    sizes: mode === 'full' ? [1000, 5000, 10_000] : mode === 'quick' ? [200, 1000] : [20],
+    layouts: mode === 'smoke' ? ['one'] : ['one', 'many'],
+    loads: mode === 'smoke' ? [2000] : [10_000, 50_000, 'max'],
+    variants: [...VARIANTS],
+    reps: mode === 'full' ? 3 : 1,
+    warmupMs: mode === 'full' ? 400 : 250,
+    measureMs: mode === 'full' ? 2000 : mode === 'quick' ? 1000 : 800,
+    loadgens: 2,
+    clientsPerChannel: 50,
+    windowDeliveries: 20_000,
+    connectConcurrency: 64,
+    heartbeatIntervalMs: 25_000,
+    recovery: {
+      enabled: mode !== 'smoke',
+      clients: mode === 'full' ? 1000 : 200,
+      publications: mode === 'full' ? 1000 : 200,
+      liveRate: 100,
+    },
+    http: {
+      enabled: mode !== 'smoke',
+      clients: mode === 'full' ? 1000 : 200,
+      ssePath: '/taskpulse/sse',
+      pollPath: '/taskpulse/poll',
+      pollIntervalMs: 1000,
+    },
+    profile: false,
+    outDir: resultsDir,
+  };
+  const num = (v: string | undefined, fallback: number) => (v === undefined ? fallback : Number(v));
+  const opts: BenchOptions = {
+    ...preset,
+    sizes: list(values.sizes)?.map(Number) ?? preset.sizes,
+    layouts: (list(values.layouts) as Layout[] | undefined) ?? preset.layouts,
+    loads: list(values.loads)?.map((l) => (l === 'max' ? 'max' : Number(l))) ?? preset.loads,
+    variants: (list(values.variants) as VariantName[] | undefined) ?? preset.variants,
+    reps: num(values.reps, preset.reps),
+    warmupMs: num(values['warmup-ms'], preset.warmupMs),
+    measureMs: num(values['measure-ms'], preset.measureMs),
+    loadgens: num(values.loadgens, preset.loadgens),
+    clientsPerChannel: num(values['clients-per-channel'], preset.clientsPerChannel),
+    windowDeliveries: num(values.window, preset.windowDeliveries),
+    profile: values.profile ?? false,
+  };
+  if (values['no-recovery']) opts.recovery.enabled = false;
+  if (values['no-http']) opts.http.enabled = false;
+  if (values['sse-path']) opts.http.ssePath = values['sse-path'];
+  if (values['poll-path']) opts.http.pollPath = values['poll-path'];
+  validate(opts);
+  return opts;
+}
+
+function validate(o: BenchOptions): void {
+  const bad = (what: string) => {
+    throw new Error(`bad option: ${what} (see npm run bench -- --help)`);
+  };
+  if (o.sizes.some((n) => !Number.isInteger(n) || n < 1)) bad('--sizes must be positive integers');
+  if (o.layouts.some((l) => l !== 'one' && l !== 'many')) bad('--layouts takes one,many');
+  if (o.loads.some((l) => l !== 'max' && !(l > 0))) bad('--loads takes positive numbers or max');
+  if (o.variants.some((v) => !VARIANTS.includes(v))) bad(`--variants takes ${VARIANTS.join(',')}`);
+  if (!(o.reps >= 1)) bad('--reps must be ≥ 1');
+  if (!(o.loadgens >= 1)) bad('--loadgens must be ≥ 1');
+  if (!(o.clientsPerChannel >= 1)) bad('--clients-per-channel must be ≥ 1');
+  if (!(o.measureMs > 0) || !(o.warmupMs >= 0)) bad('--measure-ms/--warmup-ms');
+}

@@ -1,0 +1,317 @@
+/**
+ * Markdown tables from the raw cycle results: medians with [min–max] over repetitions, and
+ * taskpulse ÷ peer ratios computed within each repetition (so drift between repetitions cancels).
+ */
+import type { BenchOptions, Layout, Load } from './options';
+import type { CycleResult, LoadResult } from './scenarios/fanout';
+import type { VariantName } from './servers/types';
+
+/** Median of finite values (NaN when none). */
+export function median(values: number[]): number {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? (v[mid] as number) : ((v[mid - 1] as number) + (v[mid] as number)) / 2;
+}
+
+function fmt(x: number, digits = 2): string {
+  if (!Number.isFinite(x)) return '—';
+  const abs = Math.abs(x);
+  if (abs >= 100) return Math.round(x).toLocaleString('en-US');
+  if (abs >= 10) return x.toFixed(Math.max(0, digits - 1));
+  return x.toFixed(digits);
+}
+
+/** "median [min–max]" (just the value for a single repetition). */
+function spreadCell(values: number[], scale = 1, digits = 2): string {
+  const v = values.filter(Number.isFinite).map((x) => x * scale);
+  if (v.length === 0) return '—';
+  const m = median(v);
+  if (v.length === 1) return fmt(m, digits);
+  return `${fmt(m, digits)} [${fmt(Math.min(...v), digits)}–${fmt(Math.max(...v), digits)}]`;
+}
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function loadLabel(load: Load): string {
+  return load === 'max' ? 'closed-loop max' : `${(load / 1000).toLocaleString('en-US')}k deliveries/s offered`;
+}
+
+function layoutLabel(layout: Layout, opts: BenchOptions): string {
+  return layout === 'one' ? 'all clients on one channel' : `${opts.clientsPerChannel} clients per channel`;
+}
+
+/**
+ * Below this many connections the RSS difference is within the allocator's noise (it can even be
+ * negative), so no per-connection figure is printed.
+ */
+const MIN_N_FOR_MEMORY = 1000;
+
+const NAMES: Record<VariantName, string> = { ws: 'bare ws', socketio: 'Socket.IO', taskpulse: 'taskpulse' };
+
+/** What else ran on the machine: medians only, to keep the cell short. */
+function boxCell(ls: LoadResult[]): string {
+  const m = (f: (l: LoadResult) => number) => median(ls.map(f));
+  return `${fmt(m((l) => l.loadgenCores))} · ${fmt(m((l) => l.irqCores))} · ${fmt(m((l) => l.otherCores))}; ${fmt(
+    m((l) => l.boxBusy * 100),
+    0,
+  )} %`;
+}
+
+function loadsOf(cycles: CycleResult[], load: Load): LoadResult[] {
+  return cycles.flatMap((c) => c.loads.filter((l) => l.load === load));
+}
+
+/** Per-repetition ratios taskpulse ÷ peer of a metric. */
+function ratios(
+  all: CycleResult[],
+  layout: Layout,
+  n: number,
+  peer: VariantName,
+  pick: (c: CycleResult) => number,
+): number[] {
+  const out: number[] = [];
+  for (const tp of all.filter((c) => c.variant === 'taskpulse' && c.layout === layout && c.n === n && !c.error)) {
+    const other = all.find(
+      (c) => c.variant === peer && c.layout === layout && c.n === n && c.rep === tp.rep && !c.error,
+    );
+    if (other) out.push(pick(tp) / pick(other));
+  }
+  return out;
+}
+
+function pickLoad(load: Load, metric: (l: LoadResult) => number): (c: CycleResult) => number {
+  return (c) => {
+    const l = c.loads.find((x) => x.load === load);
+    return l ? metric(l) : Number.NaN;
+  };
+}
+
+/** The fan-out tables for one layout: throughput/latency/CPU per load, then memory and connect time. */
+export function fanoutTables(all: CycleResult[], layout: Layout, opts: BenchOptions): string {
+  const parts: string[] = [];
+  const variants = opts.variants.filter((v) => all.some((c) => c.variant === v));
+  for (const load of opts.loads) {
+    const rows: string[][] = [];
+    for (const n of opts.sizes) {
+      for (const v of variants) {
+        const cycles = all.filter((c) => c.layout === layout && c.n === n && c.variant === v && !c.error);
+        const ls = loadsOf(cycles, load);
+        if (ls.length === 0) {
+          const err = all.find((c) => c.layout === layout && c.n === n && c.variant === v && c.error)?.error;
+          rows.push([
+            n.toLocaleString('en-US'),
+            NAMES[v],
+            '—',
+            '',
+            '',
+            '',
+            '',
+            '',
+            '',
+            '',
+            '',
+            '',
+            err ? `failed: ${err}` : '',
+          ]);
+          continue;
+        }
+        const undelivered = ls.reduce((a, l) => a + l.undelivered, 0);
+        const closes = ls.reduce((a, l) => a + l.unexpectedCloses, 0);
+        const notes = [
+          load !== 'max' && median(ls.map((l) => l.deliveriesPerSec)) < 0.95 * load ? 'saturated' : '',
+          undelivered ? `${undelivered} undelivered` : '',
+          closes ? `${closes} closed by server` : '',
+        ].filter(Boolean);
+        rows.push([
+          n.toLocaleString('en-US'),
+          NAMES[v],
+          spreadCell(
+            ls.map((l) => l.deliveriesPerSec / 1000),
+            1,
+            1,
+          ),
+          spreadCell(ls.map((l) => l.p50Us / 1000)),
+          spreadCell(ls.map((l) => l.p95Us / 1000)),
+          spreadCell(ls.map((l) => l.p99Us / 1000)),
+          spreadCell(ls.map((l) => l.cpuUsPerDelivery)),
+          spreadCell(ls.map((l) => l.elu)),
+          spreadCell(
+            ls.map((l) => (l.gcMs / l.gcWindowMs) * 100),
+            1,
+            1,
+          ),
+          spreadCell(
+            ls.map((l) => l.maxLoopBlockMs),
+            1,
+            0,
+          ),
+          spreadCell(
+            ls.map((l) => l.serverRssBytes / 2 ** 20),
+            1,
+            0,
+          ),
+          boxCell(ls),
+          notes.join(', '),
+        ]);
+      }
+    }
+    parts.push(
+      `#### ${loadLabel(load)}, ${layoutLabel(layout, opts)}\n\n${table(
+        [
+          'N',
+          'server',
+          'k deliveries/s',
+          'p50 ms',
+          'p95 ms',
+          'p99 ms',
+          'hub CPU µs/delivery',
+          'ELU',
+          'GC % of time',
+          'longest loop block ms',
+          'hub RSS MB',
+          'box: cores of load-gen · softirq · other processes; busy',
+          'notes',
+        ],
+        rows,
+      )}`,
+    );
+  }
+
+  const memRows: string[][] = [];
+  for (const n of opts.sizes) {
+    for (const v of variants) {
+      const cycles = all.filter((c) => c.layout === layout && c.n === n && c.variant === v && !c.error);
+      if (cycles.length === 0) continue;
+      const enough = n >= MIN_N_FOR_MEMORY;
+      memRows.push([
+        n.toLocaleString('en-US'),
+        NAMES[v],
+        spreadCell(cycles.map((c) => c.connectMs / 1000)),
+        spreadCell(
+          cycles.map((c) => c.idleRssBytes / 2 ** 20),
+          1,
+          0,
+        ),
+        enough
+          ? spreadCell(
+              cycles.map((c) => c.bytesPerConnection / 1024),
+              1,
+              1,
+            )
+          : '— (N too small)',
+        enough
+          ? spreadCell(
+              cycles.map((c) => c.heapBytesPerConnection / 1024),
+              1,
+              1,
+            )
+          : '—',
+      ]);
+    }
+  }
+  parts.push(
+    `#### Connections and idle memory, ${layoutLabel(layout, opts)}\n\n${table(
+      ['N', 'server', 'connect all s', 'idle RSS MB', 'RSS KB per connection', 'JS heap KB per connection'],
+      memRows,
+    )}`,
+  );
+
+  if (variants.includes('taskpulse')) {
+    const rows: string[][] = [];
+    for (const n of opts.sizes) {
+      for (const peer of variants.filter((v) => v !== 'taskpulse')) {
+        const r = (pick: (c: CycleResult) => number) => spreadCell(ratios(all, layout, n, peer, pick));
+        rows.push([
+          n.toLocaleString('en-US'),
+          NAMES[peer],
+          ...opts.loads.filter((l) => l !== 'max').map((l) => r(pickLoad(l, (x) => x.cpuUsPerDelivery))),
+          ...opts.loads.filter((l) => l !== 'max').map((l) => r(pickLoad(l, (x) => x.p99Us))),
+          opts.loads.includes('max') ? r(pickLoad('max', (x) => x.deliveriesPerSec)) : '—',
+          n >= MIN_N_FOR_MEMORY ? r((c) => c.bytesPerConnection) : '—',
+        ]);
+      }
+    }
+    const fixed = opts.loads.filter((l) => l !== 'max') as number[];
+    parts.push(
+      `#### taskpulse ÷ peer, per repetition (median [min–max]), ${layoutLabel(layout, opts)}\n\n${table(
+        [
+          'N',
+          'peer',
+          ...fixed.map((l) => `CPU/delivery @${l / 1000}k`),
+          ...fixed.map((l) => `p99 @${l / 1000}k`),
+          'max deliveries/s',
+          'RSS per connection',
+        ],
+        rows,
+      )}`,
+    );
+  }
+  return parts.join('\n\n');
+}
+
+/** The issue's goals checked against the per-repetition ratios (medians). */
+export function goalsTable(all: CycleResult[], opts: BenchOptions): string {
+  if (!all.some((c) => c.variant === 'taskpulse' && !c.error)) return '';
+  const rows: string[][] = [];
+  const verdict = (ok: boolean | null) => (ok === null ? 'n/a' : ok ? 'met' : 'NOT met');
+  for (const layout of opts.layouts) {
+    for (const n of opts.sizes) {
+      const cpu = median(
+        ratios(
+          all,
+          layout,
+          n,
+          'ws',
+          pickLoad(50_000, (l) => l.cpuUsPerDelivery),
+        ),
+      );
+      const max = median(
+        ratios(
+          all,
+          layout,
+          n,
+          'socketio',
+          pickLoad('max', (l) => l.deliveriesPerSec),
+        ),
+      );
+      const mem =
+        n >= MIN_N_FOR_MEMORY ? median(ratios(all, layout, n, 'ws', (c) => c.bytesPerConnection)) : Number.NaN;
+      const p99 = median(
+        ratios(
+          all,
+          layout,
+          n,
+          'ws',
+          pickLoad(10_000, (l) => l.p99Us),
+        ),
+      );
+      const has = (x: number) => Number.isFinite(x);
+      rows.push([
+        layout,
+        n.toLocaleString('en-US'),
+        `${fmt(cpu)} (${verdict(has(cpu) ? cpu <= 1.1 : null)})`,
+        n <= 5000 ? `${fmt(max)} (${verdict(has(max) ? max >= 3 : null)})` : `${fmt(max)} (no goal)`,
+        `${fmt(mem)} (${verdict(has(mem) ? mem <= 1.3 : null)})`,
+        `${fmt(p99)} (${verdict(has(p99) ? p99 <= 1 : null)})`,
+      ]);
+    }
+  }
+  if (rows.every((r) => r.slice(2).every((cell) => cell.startsWith('—')))) return '';
+  return `#### Goals (medians of per-repetition ratios)\n\n${table(
+    [
+      'layout',
+      'N',
+      'CPU/delivery @50k ÷ ws (≤ 1.1)',
+      'max deliveries/s ÷ Socket.IO (≥ 3 at 1k, 5k)',
+      'RSS/connection ÷ ws (≤ 1.3)',
+      'p99 @10k ÷ ws (≤ 1)',
+    ],
+    rows,
+  )}`;
+}
+
+export { fmt, spreadCell, table };

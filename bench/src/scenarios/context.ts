@@ -1,0 +1,150 @@
+/**
+ * What every scenario shares: the run's Redis, the long-lived publisher and load-generator
+ * processes, and helpers to start a server process and to take synchronized samples.
+ */
+
+import type { LoadgenMark } from '../children/loadgen-child';
+import type { ProcessSample } from '../children/server-child';
+import type { ChildHandle } from '../ipc';
+import type { BenchOptions } from '../options';
+import { nowUs } from '../payload';
+import { type BoxCpu, boxCpu, processCpuUs, processRssBytes } from '../proc-stats';
+import type { ServerStartOptions, VariantName } from '../servers/types';
+import { type FdPlan, spawnChild } from '../spawn';
+
+/** The shared state of one `npm run bench`. */
+export interface RunContext {
+  options: BenchOptions;
+  redisUrl: string;
+  redisPid: number;
+  publisher: ChildHandle;
+  loadgens: ChildHandle[];
+  fd: FdPlan;
+  profileDir: string;
+  log(line: string): void;
+}
+
+/**
+ * History kept per `recovery:` channel, by servers and publishers alike (the Lua script trims at
+ * publish time, so both must agree): room for the recovery gap plus the live publications.
+ */
+export function historySize(ctx: RunContext): number {
+  return Math.max(2000, ctx.options.recovery.publications * 3);
+}
+
+/** A running server process. */
+export interface ServerProcess {
+  child: ChildHandle;
+  port: number;
+  path: string;
+}
+
+/** Starts a server of `variant` in a fresh child process. */
+export async function startServerProcess(
+  ctx: RunContext,
+  variant: VariantName,
+  overrides: Partial<ServerStartOptions> = {},
+): Promise<ServerProcess> {
+  const child = spawnChild({
+    name: `${variant}-server`,
+    entry: 'children/server-child.ts',
+    fd: ctx.fd,
+    nodeFlags: ctx.options.profile ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`] : [],
+  });
+  try {
+    const started = await child.call<{ port: number; path: string }>(
+      'start',
+      {
+        variant,
+        options: {
+          redisUrl: ctx.redisUrl,
+          maxConnections: Math.max(...ctx.options.sizes, ctx.options.recovery.clients, ctx.options.http.clients) + 100,
+          heartbeatIntervalMs: ctx.options.heartbeatIntervalMs,
+          historySize: historySize(ctx),
+          ...overrides,
+        } satisfies ServerStartOptions,
+      },
+      30_000,
+    );
+    return { child, port: started.port, path: started.path };
+  } catch (err) {
+    await child.kill();
+    throw err;
+  }
+}
+
+/**
+ * Ends a cycle: the load generators stop counting closes as unexpected, the server goes (SIGKILL,
+ * the fast way: the kernel closes its sockets, so the TIME_WAIT states stay on the server's side;
+ * a clean close when profiling, so `--cpu-prof` gets written), then the clients are released.
+ */
+export async function endCycle(ctx: RunContext, server: ServerProcess | null, loadgens = ctx.loadgens): Promise<void> {
+  await Promise.all(loadgens.map((lg) => lg.call('expectClose', {}, 10_000).catch(() => {})));
+  if (server) await (ctx.options.profile ? server.child.stop(5000) : server.child.kill());
+  await Promise.all(loadgens.map((lg) => lg.call('closeAll', { waitMs: 5000 }, 30_000).catch(() => {})));
+}
+
+/**
+ * One reading of everything that burns CPU during a measurement, taken at one instant.
+ * CPU and RSS are read from /proc (exact at that instant even when a process's event loop is
+ * blocked); the server's in-process figures (ELU, GC, heap) arrive whenever its loop gets to the
+ * request, so they come as a promise with the server's own timestamp.
+ */
+export interface Marks {
+  atMs: number;
+  /** the same instant on the machine-wide monotonic clock, µs (comparable with the children's) */
+  atUs: number;
+  serverCpuUs: number;
+  serverRssBytes: number;
+  serverSample: Promise<ProcessSample>;
+  loadgens: LoadgenMark[];
+  loadgenCpuUs: number;
+  publisherCpuUs: number;
+  redisCpuUs: number;
+  /** this orchestrator's own CPU, µs */
+  orchestratorCpuUs: number;
+  box: BoxCpu;
+}
+
+/** Samples the server, every load generator, the publisher, Redis and the machine at once. */
+export async function takeMarks(ctx: RunContext, server: ServerProcess, loadgens = ctx.loadgens): Promise<Marks> {
+  const atMs = performance.now();
+  const atUs = nowUs();
+  const box = boxCpu();
+  const serverCpuUs = processCpuUs(server.child.pid);
+  const loadgenCpuUs = loadgens.reduce((a, lg) => a + processCpuUs(lg.pid), 0);
+  const publisherCpuUs = processCpuUs(ctx.publisher.pid);
+  const redisCpuUs = processCpuUs(ctx.redisPid);
+  const own = process.cpuUsage();
+  const serverRssBytes = processRssBytes(server.child.pid);
+  const serverSample = server.child.call<ProcessSample>('sample', { resetLoopDelay: true }, 120_000);
+  serverSample.catch(() => {}); // awaited (and reported) by the caller
+  const lgMarks = await Promise.all(loadgens.map((lg) => lg.call<LoadgenMark>('mark', {}, 10_000)));
+  return {
+    atMs,
+    atUs,
+    serverCpuUs,
+    serverRssBytes,
+    serverSample,
+    loadgens: lgMarks,
+    loadgenCpuUs,
+    publisherCpuUs,
+    redisCpuUs,
+    orchestratorCpuUs: own.user + own.system,
+    box,
+  };
+}
+
+/** Sleeps. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Splits `items` round-robin over `parts` buckets. */
+export function spread<T>(items: T[], parts: number): T[][] {
+  const out: T[][] = Array.from({ length: parts }, () => []);
+  items.forEach((item, i) => {
+    out[i % parts]?.push(item);
+  });
+  return out;
+}

@@ -1,0 +1,336 @@
+/**
+ * Fan-out: one server variant, N clients on one channel or spread over many, then each offered
+ * load in turn (fixed rates, then closed-loop max) on the same connections.
+ */
+import { availableParallelism } from 'node:os';
+import type { ConnectResult } from '../children/loadgen-child';
+import type { PublishRunArgs, PublishRunResult } from '../children/publisher-child';
+import type { ProcessSample } from '../children/server-child';
+import { count, merge, quantile, subtract } from '../histogram';
+import type { Layout, Load } from '../options';
+import { boxBusy, boxIrq } from '../proc-stats';
+import type { VariantName } from '../servers/types';
+import {
+  endCycle,
+  historySize,
+  type Marks,
+  type RunContext,
+  type ServerProcess,
+  sleep,
+  spread,
+  startServerProcess,
+  takeMarks,
+} from './context';
+
+/** Figures of one offered load. */
+export interface LoadResult {
+  load: Load;
+  /** Offered deliveries/s (null for max). */
+  offered: number | null;
+  pubsPerSec: number | null;
+  published: number;
+  publishErrors: number;
+  /** Deliveries received in the measured window, and per second. */
+  deliveries: number;
+  deliveriesPerSec: number;
+  /** Publish → receive latency in the window, µs. */
+  p50Us: number;
+  p95Us: number;
+  p99Us: number;
+  maxUs: number;
+  /** Hub (server process) figures in the window. */
+  serverCpuUs: number;
+  cpuUsPerDelivery: number;
+  elu: number;
+  gcMs: number;
+  gcCount: number;
+  /** the server's own window for ELU and GC, ms */
+  gcWindowMs: number;
+  /** longest the server's event loop was blocked in the window, ms */
+  maxLoopBlockMs: number;
+  serverRssBytes: number;
+  /** Everything else on the box, in the window (cores = CPU seconds per second). */
+  loadgenCores: number;
+  loadgenCpuUsPerDelivery: number;
+  publisherCores: number;
+  redisCores: number;
+  /** Share of the whole machine busy (0–1), and the cores used by processes outside this run. */
+  boxBusy: number;
+  /** Cores spent in interrupts (loopback TCP processing not charged to any process). */
+  irqCores: number;
+  otherCores: number;
+  windowMs: number;
+  /** After draining: deliveries still missing (should be 0), and sockets closed by the server. */
+  undelivered: number;
+  unexpectedCloses: number;
+  closeCodes: Record<string, number>;
+}
+
+/** Figures of one variant × N × layout cycle. */
+export interface CycleResult {
+  variant: VariantName;
+  n: number;
+  layout: Layout;
+  rep: number;
+  channels: number;
+  fanout: number;
+  connectMs: number;
+  connectFailed: number;
+  idleRss0Bytes: number;
+  idleRssBytes: number;
+  idleHeap0Bytes: number;
+  idleHeapBytes: number;
+  bytesPerConnection: number;
+  heapBytesPerConnection: number;
+  loads: LoadResult[];
+  /** Wall time of each phase of the cycle, ms (where the run's minutes go). */
+  phaseMs: Record<string, number>;
+  error: string | null;
+}
+
+/** The channel names of a layout. */
+export function channelsFor(layout: Layout, n: number, clientsPerChannel: number, prefix: string): string[] {
+  if (layout === 'one') return [`bench:${prefix}-all`];
+  const count = Math.max(1, Math.round(n / clientsPerChannel));
+  return Array.from({ length: count }, (_, i) => `bench:${prefix}-c${i}`);
+}
+
+/** Runs one cycle. Never throws: failures are recorded in `error` so the run goes on. */
+export async function runFanoutCycle(
+  ctx: RunContext,
+  variant: VariantName,
+  n: number,
+  layout: Layout,
+  rep: number,
+): Promise<CycleResult> {
+  const o = ctx.options;
+  const channels = channelsFor(layout, n, o.clientsPerChannel, `${layout}${n}`);
+  const fanout = n / channels.length;
+  const result: CycleResult = {
+    variant,
+    n,
+    layout,
+    rep,
+    channels: channels.length,
+    fanout,
+    connectMs: Number.NaN,
+    connectFailed: 0,
+    idleRss0Bytes: Number.NaN,
+    idleRssBytes: Number.NaN,
+    idleHeap0Bytes: Number.NaN,
+    idleHeapBytes: Number.NaN,
+    bytesPerConnection: Number.NaN,
+    heapBytesPerConnection: Number.NaN,
+    loads: [],
+    phaseMs: {},
+    error: null,
+  };
+  let phaseStart = performance.now();
+  const phase = (name: string) => {
+    const now = performance.now();
+    result.phaseMs[name] = now - phaseStart;
+    phaseStart = now;
+  };
+  let server: ServerProcess | null = null;
+  const loadgens = ctx.loadgens.slice(0, Math.min(ctx.loadgens.length, n));
+  try {
+    server = await startServerProcess(ctx, variant);
+    await ctx.publisher.call('setup', { variant, redisUrl: ctx.redisUrl, historySize: historySize(ctx) }, 30_000);
+    const idle0 = await server.child.call<ProcessSample>('gcSample');
+    phase('start');
+    result.idleRss0Bytes = idle0.rssBytes;
+    result.idleHeap0Bytes = idle0.heapUsedBytes;
+
+    const assignments = spread(
+      Array.from({ length: n }, (_, i) => [channels[i % channels.length] as string]),
+      loadgens.length,
+    );
+    const t0 = performance.now();
+    const connects = await Promise.all(
+      loadgens.map((lg, k) =>
+        lg.call<ConnectResult>(
+          'connect',
+          {
+            variant,
+            port: server?.port,
+            path: server?.path,
+            clients: assignments[k],
+            concurrency: o.connectConcurrency,
+            tracking: false,
+            timeoutMs: 30_000,
+          },
+          120_000,
+        ),
+      ),
+    );
+    result.connectMs = performance.now() - t0;
+    phase('connect');
+    result.connectFailed = connects.reduce((a, c) => a + c.failed, 0);
+    if (result.connectFailed > 0) {
+      throw new Error(
+        `${result.connectFailed} of ${n} clients failed to connect: ${connects.find((c) => c.firstError)?.firstError}`,
+      );
+    }
+    // let handshake garbage and subscriptions settle, then measure idle memory
+    await sleep(Math.min(2000, 300 + n / 10));
+    const idle = await server.child.call<ProcessSample>('gcSample');
+    result.idleRssBytes = idle.rssBytes;
+    result.idleHeapBytes = idle.heapUsedBytes;
+    result.bytesPerConnection = (idle.rssBytes - idle0.rssBytes) / n;
+    result.heapBytesPerConnection = (idle.heapUsedBytes - idle0.heapUsedBytes) / n;
+    phase('idle');
+
+    for (const load of o.loads) {
+      result.loads.push(await runLoad(ctx, server, loadgens, channels, fanout, load));
+      phase(`load-${load}`);
+    }
+  } catch (err) {
+    result.error = (err as Error).message.split('\n')[0] ?? String(err);
+    ctx.log(`    ! ${variant} N=${n} ${layout}: ${result.error}`);
+  } finally {
+    await endCycle(ctx, server, loadgens);
+    phase('stop');
+  }
+  return result;
+}
+
+async function runLoad(
+  ctx: RunContext,
+  server: ServerProcess,
+  loadgens: RunContext['loadgens'],
+  channels: string[],
+  fanout: number,
+  load: Load,
+): Promise<LoadResult> {
+  const o = ctx.options;
+  const closed = load === 'max';
+  const pubsPerSec = closed ? 0 : load / fanout;
+  const before = await takeMarks(ctx, server, loadgens);
+
+  // closed loop: relay the load generators' received counts to the publisher
+  const base = before.loadgens.map((m) => m.received);
+  const latest = [...base];
+  const unsubscribers = loadgens.map((lg, k) =>
+    lg.on('progress', (received) => {
+      latest[k] = received as number;
+      let sum = 0;
+      for (let i = 0; i < latest.length; i++) sum += (latest[i] as number) - (base[i] as number);
+      ctx.publisher.notify('progress', { received: sum });
+    }),
+  );
+  if (closed) await Promise.all(loadgens.map((lg) => lg.call('progress', { on: true, intervalMs: 10 })));
+
+  const runArgs: PublishRunArgs = {
+    mode: closed ? 'closed' : 'rate',
+    channels,
+    fanout,
+    pubsPerSec,
+    durationMs: o.warmupMs + o.measureMs + 100,
+    windowDeliveries: o.windowDeliveries,
+    maxInFlight: 2000,
+  };
+  const run = ctx.publisher.call<PublishRunResult>('run', runArgs, runArgs.durationMs + 30_000);
+  await sleep(o.warmupMs);
+  const m0 = await takeMarks(ctx, server, loadgens);
+  await sleep(Math.max(0, m0.atMs + o.measureMs - performance.now()));
+  const m1 = await takeMarks(ctx, server, loadgens);
+  const published = await run;
+
+  // drain: wait until everything published arrived, or nothing moved for a second
+  const expected = published.published * fanout;
+  const startReceived = before.loadgens.reduce((a, m) => a + m.received, 0);
+  let last = -1;
+  let stillSince = performance.now();
+  let total = 0;
+  for (const deadline = performance.now() + 15_000; performance.now() < deadline; ) {
+    const counts = await Promise.all(loadgens.map((lg) => lg.call<number>('received')));
+    total = counts.reduce((a, b) => a + b, 0) - startReceived;
+    if (total >= expected) break;
+    if (total !== last) {
+      last = total;
+      stillSince = performance.now();
+    } else if (performance.now() - stillSince > 1000) break;
+    await sleep(20);
+  }
+  if (closed) await Promise.all(loadgens.map((lg) => lg.call('progress', { on: false })));
+  for (const u of unsubscribers) u();
+  const after = await takeMarks(ctx, server, loadgens);
+  const [s0, s1] = await Promise.all([m0.serverSample, m1.serverSample]);
+  return summarize(load, pubsPerSec, published, m0, m1, s0, s1, expected - total, before, after);
+}
+
+function summarize(
+  load: Load,
+  pubsPerSec: number,
+  published: PublishRunResult,
+  m0: Marks,
+  m1: Marks,
+  s0: ProcessSample,
+  s1: ProcessSample,
+  undelivered: number,
+  before: Marks,
+  after: Marks,
+): LoadResult {
+  const windowMs = m1.atMs - m0.atMs;
+  const sec = windowMs / 1000;
+  const hist = merge(m1.loadgens.map((m, i) => subtract(m.histogram, m0.loadgens[i]?.histogram ?? [])));
+  const deliveries = count(hist);
+  const serverCpuUs = m1.serverCpuUs - m0.serverCpuUs;
+  // in-process figures cover the server's own window (s0..s1), which lags when its loop was blocked
+  const eluActive = s1.eluActiveMs - s0.eluActiveMs;
+  const eluIdle = s1.eluIdleMs - s0.eluIdleMs;
+  const maxLoopBlockMs = Math.max(s1.maxLoopDelayMs, (s0.atUs - m0.atUs) / 1000, (s1.atUs - m1.atUs) / 1000);
+  const loadgenCpuUs = m1.loadgenCpuUs - m0.loadgenCpuUs;
+  const closeCodes: Record<string, number> = {};
+  let unexpectedCloses = 0;
+  after.loadgens.forEach((m, i) => {
+    unexpectedCloses += m.unexpectedCloses - (before.loadgens[i]?.unexpectedCloses ?? 0);
+    for (const [code, c] of Object.entries(m.closeCodes)) {
+      const prev = before.loadgens[i]?.closeCodes[code] ?? 0;
+      if (c > prev) closeCodes[code] = (closeCodes[code] ?? 0) + c - prev;
+    }
+  });
+  return {
+    load,
+    offered: load === 'max' ? null : load,
+    pubsPerSec: load === 'max' ? null : pubsPerSec,
+    published: published.published,
+    publishErrors: published.errors,
+    deliveries,
+    deliveriesPerSec: deliveries / sec,
+    p50Us: quantile(hist, 0.5),
+    p95Us: quantile(hist, 0.95),
+    p99Us: quantile(hist, 0.99),
+    maxUs: quantile(hist, 1),
+    serverCpuUs,
+    cpuUsPerDelivery: deliveries > 0 ? serverCpuUs / deliveries : Number.NaN,
+    elu: eluActive / (eluActive + eluIdle),
+    gcMs: s1.gcMs - s0.gcMs,
+    gcCount: s1.gcCount - s0.gcCount,
+    gcWindowMs: (s1.atUs - s0.atUs) / 1000,
+    maxLoopBlockMs,
+    serverRssBytes: m1.serverRssBytes,
+    loadgenCores: loadgenCpuUs / 1e6 / sec,
+    loadgenCpuUsPerDelivery: deliveries > 0 ? loadgenCpuUs / deliveries : Number.NaN,
+    publisherCores: (m1.publisherCpuUs - m0.publisherCpuUs) / 1e6 / sec,
+    redisCores: (m1.redisCpuUs - m0.redisCpuUs) / 1e6 / sec,
+    boxBusy: boxBusy(m0.box, m1.box),
+    irqCores: boxIrq(m0.box, m1.box) * availableParallelism(),
+    otherCores:
+      (boxBusy(m0.box, m1.box) - boxIrq(m0.box, m1.box)) * availableParallelism() -
+      (serverCpuUs +
+        loadgenCpuUs +
+        m1.publisherCpuUs -
+        m0.publisherCpuUs +
+        m1.redisCpuUs -
+        m0.redisCpuUs +
+        m1.orchestratorCpuUs -
+        m0.orchestratorCpuUs) /
+        1e6 /
+        sec,
+    windowMs,
+    undelivered: Math.max(0, undelivered),
+    unexpectedCloses,
+    closeCodes,
+  };
+}

@@ -1,0 +1,229 @@
+/**
+ * Recovery (taskpulse only — neither peer can resume): clients on one channel are disconnected,
+ * publications happen while they are away, then all reconnect at once with their last positions
+ * while live publishing goes on. Measures the time until every client has caught up and verifies
+ * per client that every offset arrived exactly once, in order.
+ */
+import type { ConnectResult } from '../children/loadgen-child';
+import type { PublishRunArgs, PublishRunResult } from '../children/publisher-child';
+import type { ProcessSample } from '../children/server-child';
+import { fmt, table } from '../report';
+import { endCycle, historySize, type RunContext, type ServerProcess, spread, startServerProcess } from './context';
+
+/** Figures and verdict of one recovery run. */
+export interface RecoveryResult {
+  rep: number;
+  clients: number;
+  /** Publications made while the clients were away. */
+  missed: number;
+  /** Publications made live during the reconnect. */
+  live: number;
+  /** Time to reconnect and resubscribe every client, ms. */
+  reconnectMs: number;
+  /** From the reconnect until every client received the last missed publication, ms. */
+  catchUpMs: number;
+  /** Hub CPU from the reconnect until everything was delivered, ms. */
+  hubCpuMs: number;
+  lost: number;
+  duplicates: number;
+  recovered: number;
+  notRecovered: number;
+  errorFrames: number;
+  unexpectedCloses: number;
+  /** Every client ends at the final offset of one epoch, with nothing lost or duplicated. */
+  verified: boolean;
+  error: string | null;
+}
+
+interface TrackResult {
+  lost: number;
+  duplicates: number;
+  recovered: number;
+  notRecovered: number;
+  errorFrames: number;
+  firstError: string | null;
+  minOffset: number;
+  maxOffset: number;
+  epochs: string[];
+  unexpectedCloses: number;
+}
+
+interface CaughtUp {
+  caughtUpAtUs: number | null;
+  caughtUp: number;
+  clients: number;
+}
+
+/** Runs the recovery scenario once. Never throws. */
+export async function runRecovery(ctx: RunContext, rep: number): Promise<RecoveryResult> {
+  const { clients: n, publications: missed, liveRate } = ctx.options.recovery;
+  const channel = `recovery:run-${process.pid}-${rep}`;
+  const loadgens = ctx.loadgens.slice(0, Math.min(ctx.loadgens.length, n));
+  const result: RecoveryResult = {
+    rep,
+    clients: n,
+    missed,
+    live: 0,
+    reconnectMs: Number.NaN,
+    catchUpMs: Number.NaN,
+    hubCpuMs: Number.NaN,
+    lost: 0,
+    duplicates: 0,
+    recovered: 0,
+    notRecovered: 0,
+    errorFrames: 0,
+    unexpectedCloses: 0,
+    verified: false,
+    error: null,
+  };
+  let server: ServerProcess | null = null;
+  const all = <T>(cmd: string, args: unknown, timeoutMs = 60_000) =>
+    Promise.all(loadgens.map((lg) => lg.call<T>(cmd, args, timeoutMs)));
+  try {
+    server = await startServerProcess(ctx, 'taskpulse');
+    await ctx.publisher.call(
+      'setup',
+      { variant: 'taskpulse', redisUrl: ctx.redisUrl, historySize: historySize(ctx) },
+      30_000,
+    );
+    await all('resetCounters', {});
+    const assignments = spread(
+      Array.from({ length: n }, () => [channel]),
+      loadgens.length,
+    );
+    const connects = await Promise.all(
+      loadgens.map((lg, k) =>
+        lg.call<ConnectResult>('connect', {
+          variant: 'taskpulse',
+          port: server?.port,
+          path: server?.path,
+          clients: assignments[k],
+          concurrency: ctx.options.connectConcurrency,
+          tracking: true,
+          timeoutMs: 30_000,
+        }),
+      ),
+    );
+    const failed = connects.reduce((a, c) => a + c.failed, 0);
+    if (failed)
+      throw new Error(`${failed} clients failed to connect: ${connects.find((c) => c.firstError)?.firstError}`);
+
+    // every client sees a few publications first, so each has a position to resume from
+    const warm = 10;
+    await ctx.publisher.call('burst', { channel, count: warm, maxInFlight: 1 });
+    await expectCaughtUp(all, warm, 'warm-up');
+
+    await all('disconnect', { waitMs: 5000 });
+    await ctx.publisher.call('burst', { channel, count: missed, maxInFlight: 100 }, 60_000);
+    const target = warm + missed;
+
+    const cpu0 = await server.child.call<ProcessSample>('sample');
+    const liveArgs: PublishRunArgs = {
+      mode: 'rate',
+      channels: [channel],
+      fanout: n,
+      pubsPerSec: liveRate,
+      durationMs: 2000,
+      windowDeliveries: 0,
+      maxInFlight: 100,
+    };
+    const live = ctx.publisher.call<PublishRunResult>('run', liveArgs, 60_000);
+    const t0 = performance.now();
+    const reconnects = await all<ConnectResult & { startedUs: number }>(
+      'reconnect',
+      { concurrency: n, timeoutMs: 30_000, caughtUpOffset: target },
+      60_000,
+    );
+    result.reconnectMs = performance.now() - t0;
+    const refailed = reconnects.reduce((a, c) => a + c.failed, 0);
+    if (refailed)
+      throw new Error(`${refailed} clients failed to reconnect: ${reconnects.find((c) => c.firstError)?.firstError}`);
+    const caught = await all<CaughtUp>('waitCaughtUp', { timeoutMs: 30_000 }, 60_000);
+    if (caught.some((c) => c.caughtUpAtUs === null)) {
+      throw new Error(`only ${caught.reduce((a, c) => a + c.caughtUp, 0)} of ${n} clients caught up within 30 s`);
+    }
+    const startUs = Math.min(...reconnects.map((r) => r.startedUs));
+    result.catchUpMs = (Math.max(...caught.map((c) => c.caughtUpAtUs as number)) - startUs) / 1000;
+
+    result.live = (await live).published;
+    const final = target + result.live;
+    await expectCaughtUp(all, final, 'live publications after the reconnect');
+    const cpu1 = await server.child.call<ProcessSample>('sample');
+    result.hubCpuMs = (cpu1.cpuUs - cpu0.cpuUs) / 1000;
+
+    const tracks = await all<TrackResult>('track', {});
+    for (const t of tracks) {
+      result.lost += t.lost;
+      result.duplicates += t.duplicates;
+      result.recovered += t.recovered;
+      result.notRecovered += t.notRecovered;
+      result.errorFrames += t.errorFrames;
+      result.unexpectedCloses += t.unexpectedCloses;
+    }
+    const epochs = new Set(tracks.flatMap((t) => t.epochs));
+    result.verified =
+      result.lost === 0 &&
+      result.duplicates === 0 &&
+      result.notRecovered === 0 &&
+      result.recovered === n &&
+      epochs.size === 1 &&
+      tracks.every((t) => t.minOffset === final && t.maxOffset === final);
+    if (!result.verified) {
+      const firstError = tracks.find((t) => t.firstError)?.firstError;
+      ctx.log(
+        `    ! recovery not verified: lost ${result.lost}, duplicates ${result.duplicates}, recovered ${result.recovered}/${n}, ` +
+          `not recovered ${result.notRecovered}, epochs ${epochs.size}, offsets ${Math.min(...tracks.map((t) => t.minOffset))}–` +
+          `${Math.max(...tracks.map((t) => t.maxOffset))} of ${final}${firstError ? `, first error: ${firstError}` : ''}`,
+      );
+    }
+  } catch (err) {
+    result.error = (err as Error).message.split('\n')[0] ?? String(err);
+  } finally {
+    await endCycle(ctx, server, loadgens);
+  }
+  return result;
+}
+
+async function expectCaughtUp(
+  all: <T>(cmd: string, args: unknown, timeoutMs?: number) => Promise<T[]>,
+  offset: number,
+  what: string,
+): Promise<void> {
+  const caught = await all<CaughtUp>('waitCaughtUp', { offset, timeoutMs: 30_000 }, 60_000);
+  if (caught.some((c) => c.caughtUpAtUs === null)) {
+    throw new Error(`${what}: only ${caught.reduce((a, c) => a + c.caughtUp, 0)} clients reached offset ${offset}`);
+  }
+}
+
+/** The recovery table, one row per repetition. */
+export function recoveryTable(results: RecoveryResult[]): string {
+  const rows = results.map((r) =>
+    r.error
+      ? [String(r.rep), String(r.clients), String(r.missed), `failed: ${r.error}`, '', '', '', '', '']
+      : [
+          String(r.rep),
+          r.clients.toLocaleString('en-US'),
+          r.missed.toLocaleString('en-US'),
+          String(r.live),
+          fmt(r.reconnectMs, 0),
+          fmt(r.catchUpMs, 0),
+          fmt(r.hubCpuMs, 0),
+          `${r.lost} / ${r.duplicates}`,
+          r.verified ? `yes (${r.recovered} recovered: true)` : `NO (${r.notRecovered} recovered: false)`,
+        ],
+  );
+  return `#### Recovery (taskpulse)\n\n${table(
+    [
+      'rep',
+      'clients',
+      'missed publications',
+      'live during reconnect',
+      'reconnect all ms',
+      'all caught up ms',
+      'hub CPU ms',
+      'lost / duplicated',
+      'verified',
+    ],
+    rows,
+  )}`;
+}

@@ -1,0 +1,14 @@
+/** Variant lookup by name (each module is imported only when its variant runs). */
+import type { Variant, VariantName } from './types';
+
+/** Loads one variant's module. */
+export async function loadVariant(name: VariantName): Promise<Variant> {
+  switch (name) {
+    case 'ws':
+      return (await import('./ws-server')).wsVariant;
+    case 'socketio':
+      return (await import('./socketio-server')).socketioVariant;
+    case 'taskpulse':
+      return (await import('./taskpulse-server')).taskpulseVariant;
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The floor: a bare `ws` server. One Redis subscriber connection; for each Redis message the
+ * WebSocket frame is built once and written as-is to every socket of the channel — one
+ * `socket.write` per delivery and nothing else (no envelope, no per-socket serialization).
+ *
+ * Clients pick their channel with `?channel=bench:…` (repeatable).
+ */
+import type { Socket } from 'node:net';
+import { Redis } from 'ioredis';
+import * as wsModule from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { BenchPublisher, PublisherOptions, RunningServer, ServerStartOptions, Variant } from './types';
+
+// `Sender.frame` is public in ws (documented in its source, used by ws-based servers) but absent
+// from @types/ws, hence the local type.
+const { Sender } = wsModule as unknown as {
+  Sender: { frame(data: Buffer, options: Record<string, unknown>): Buffer[] };
+};
+const FRAME_OPTIONS = { fin: true, rsv1: false, opcode: 1, mask: false, readOnly: true };
+
+async function startServer(options: ServerStartOptions): Promise<RunningServer> {
+  const sub = new Redis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
+  await sub.connect();
+  const byChannel = new Map<string, Set<WebSocket>>();
+  let connections = 0;
+
+  sub.on('messageBuffer', (channelBuf: Buffer, message: Buffer) => {
+    const sockets = byChannel.get(channelBuf.toString());
+    if (!sockets || sockets.size === 0) return;
+    const frame = Buffer.concat(Sender.frame(message, FRAME_OPTIONS));
+    for (const ws of sockets) {
+      // the raw TCP socket ws writes to; ws queues nothing of its own without permessage-deflate
+      const socket = (ws as unknown as { _socket: Socket })._socket;
+      if (socket.writable) socket.write(frame);
+    }
+  });
+
+  const wss = new WebSocketServer({
+    host: '127.0.0.1',
+    port: 0,
+    backlog: 4096,
+    perMessageDeflate: false,
+    clientTracking: false,
+    maxPayload: 64 * 1024,
+  });
+  await new Promise<void>((resolve, reject) => {
+    wss.once('listening', resolve);
+    wss.once('error', reject);
+  });
+
+  wss.on('connection', (ws, req) => {
+    connections++;
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const channels = url.searchParams.getAll('channel');
+    for (const channel of channels) {
+      let set = byChannel.get(channel);
+      if (!set) {
+        set = new Set();
+        byChannel.set(channel, set);
+        // subscribe before the client counts as ready: the client is told by the 'open' event,
+        // and the first publication only comes after every client is ready
+        sub.subscribe(channel).catch(() => {});
+      }
+      set.add(ws);
+    }
+    ws.on('error', () => {});
+    ws.on('close', () => {
+      connections--;
+      for (const channel of channels) byChannel.get(channel)?.delete(ws);
+    });
+  });
+
+  const address = wss.address();
+  if (typeof address !== 'object' || address === null) throw new Error('ws server has no address');
+  return {
+    port: address.port,
+    path: '/',
+    connections: () => connections,
+    async close() {
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      sub.disconnect();
+    },
+  };
+}
+
+async function createPublisher(options: PublisherOptions): Promise<BenchPublisher> {
+  const pub = new Redis(options.redisUrl, { lazyConnect: true });
+  await pub.connect();
+  return {
+    publish: (channel, payload) => pub.publish(channel, JSON.stringify(payload)),
+    async close() {
+      await pub.quit();
+    },
+  };
+}
+
+/** The bare `ws` variant. */
+export const wsVariant: Variant = { name: 'ws', startServer, createPublisher };

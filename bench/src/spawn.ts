@@ -1,0 +1,108 @@
+/**
+ * Spawning benchmark children: each runs a TypeScript entry through tsx with the source export
+ * condition, talks to the orchestrator over IPC, and gets the file-descriptor limit it needs.
+ *
+ * File descriptors: a process holding N sockets needs N + ~100 descriptors. Children inherit the
+ * orchestrator's limits (rlimits survive fork/exec). When the soft limit is too low but the hard
+ * limit allows more, each child is started through `/bin/sh -c 'ulimit -n X && exec node …'` so
+ * the limit is raised for it alone; when the hard limit is too low, we fail with what to change.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ChildHandle } from './ipc';
+
+const SRC_DIR = dirname(fileURLToPath(import.meta.url));
+const live = new Set<ChildHandle>();
+
+/** The shell's view of the fd limits (the numbers `ulimit -Sn` / `ulimit -Hn` print). */
+export interface FdLimits {
+  soft: number;
+  hard: number;
+}
+
+function parseLimit(text: string): number {
+  const t = text.trim();
+  return t === 'unlimited' ? Number.POSITIVE_INFINITY : Number(t);
+}
+
+/** Reads the fd limits this process passes on to its children. */
+export function readFdLimits(): FdLimits {
+  const out = execFileSync('/bin/sh', ['-c', 'ulimit -Sn; ulimit -Hn'], { encoding: 'utf8' }).split('\n');
+  return { soft: parseLimit(out[0] ?? '0'), hard: parseLimit(out[1] ?? '0') };
+}
+
+/** How children get the descriptors they need: directly, or through a shell that raises the limit. */
+export interface FdPlan {
+  limits: FdLimits;
+  /** The limit children will run with. */
+  childLimit: number;
+  /** Whether children are wrapped in `sh -c 'ulimit -n …'`. */
+  raised: boolean;
+}
+
+/**
+ * Decides how to give every child at least `needed` descriptors.
+ * @throws when even the hard limit is below `needed`
+ */
+export function planFdLimit(needed: number): FdPlan {
+  const limits = readFdLimits();
+  if (limits.soft >= needed) return { limits, childLimit: limits.soft, raised: false };
+  if (limits.hard >= needed) {
+    const childLimit = Number.isFinite(limits.hard) ? limits.hard : needed;
+    return { limits, childLimit, raised: true };
+  }
+  throw new Error(
+    `the benchmark needs ${needed} file descriptors per process but the hard limit is ${limits.hard}: ` +
+      'raise it (as root: `ulimit -Hn 65536` in the launching shell, or `nofile` in /etc/security/limits.conf, ' +
+      'or LimitNOFILE= for a systemd unit), or run with smaller --sizes',
+  );
+}
+
+/** Options of {@link spawnChild}. */
+export interface SpawnChildOptions {
+  /** A readable name for logs and errors. */
+  name: string;
+  /** The entry file, relative to `bench/src`. */
+  entry: string;
+  /** The fd plan from {@link planFdLimit}. */
+  fd: FdPlan;
+  /** Extra node flags (`--cpu-prof`, `--max-old-space-size=…`). */
+  nodeFlags?: string[];
+}
+
+/** Starts a child with an IPC channel; it is killed when the orchestrator exits. */
+export function spawnChild(options: SpawnChildOptions): ChildHandle {
+  const nodeArgs = [
+    '--conditions=@taskpulse/source',
+    '--import',
+    'tsx',
+    '--expose-gc',
+    ...(options.nodeFlags ?? []),
+    join(SRC_DIR, options.entry),
+  ];
+  const stdio: ['ignore', 'inherit', 'inherit', 'ipc'] = ['ignore', 'inherit', 'inherit', 'ipc'];
+  const proc = options.fd.raised
+    ? // `exec` keeps the pid and the IPC descriptor (fd 3, not close-on-exec) for node
+      spawn('/bin/sh', ['-c', `ulimit -n ${options.fd.childLimit} && exec "$0" "$@"`, process.execPath, ...nodeArgs], {
+        stdio,
+      })
+    : spawn(process.execPath, nodeArgs, { stdio });
+  const handle = new ChildHandle(options.name, proc);
+  live.add(handle);
+  handle.exitPromise.then(() => live.delete(handle));
+  return handle;
+}
+
+/** Kills every live child at once (exit and signal paths). Synchronous on purpose. */
+export function killAllChildrenSync(): void {
+  for (const child of live) {
+    try {
+      child.proc.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+process.once('exit', killAllChildrenSync);

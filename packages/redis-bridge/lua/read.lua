@@ -1,0 +1,92 @@
+--[[
+taskpulse read script (@taskpulse/redis-bridge/lua/read.lua).
+
+Reads a channel's position and history in one atomic step, creating the epoch when the channel
+has none, so that a client that reads (or subscribes) before the first publication keeps the
+epoch that the first publication will use. Key layout: see publish.lua.
+
+KEYS[1]  meta hash
+KEYS[2]  history stream
+ARGV[1]  epoch candidate (used only when the channel has no epoch)
+ARGV[2]  TTL in milliseconds for a newly created epoch
+ARGV[3]  mode: "head" (no entries), "latest" (the newest ARGV[4] entries) or
+         "since" (entries after ARGV[6] when ARGV[5] is the current epoch, else from the start)
+ARGV[4]  at most this many entries; -1 for all retained
+ARGV[5]  epoch of the "since" position
+ARGV[6]  offset of the "since" position
+ARGV[7]  history size: only the newest ARGV[7] offsets count as history (the stream is trimmed
+         lazily by publish.lua and may hold a few older entries)
+
+Returns { epoch, offset, entries, newest } where entries is a flat list
+id1, text1, id2, text2, … oldest first, and newest is { id, text } of the newest retained
+publication (id "latest" when it comes from the meta hash) or an empty list.
+]]
+
+local meta, history = KEYS[1], KEYS[2]
+local candidate, ttl, mode = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local count = tonumber(ARGV[4]) or -1
+local size = tonumber(ARGV[7]) or 0
+
+local epoch = redis.call('HGET', meta, 'epoch')
+if not epoch then
+  if not candidate or #candidate == 0 or #candidate > 64 or not string.match(candidate, '^[%w_-]+$') then
+    return redis.error_reply('ERR taskpulse: invalid epoch candidate')
+  end
+  epoch = candidate
+  redis.call('DEL', history)
+  redis.call('HSET', meta, 'epoch', epoch, 'offset', 0)
+  redis.call('PEXPIRE', meta, ttl)
+end
+local offset = tonumber(redis.call('HGET', meta, 'offset')) or 0
+-- The oldest offset that still counts as history.
+local first = offset - size + 1
+if first < 1 then first = 1 end
+
+local function field(entry)
+  local fields = entry[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'p' then return fields[i + 1] end
+  end
+  return ''
+end
+
+local out = {}
+if count ~= 0 and mode ~= 'head' and size > 0 then
+  local entries
+  local oldest = string.format('%d', first) .. '-0'
+  if mode == 'latest' then
+    if count > 0 then
+      entries = redis.call('XREVRANGE', history, '+', oldest, 'COUNT', count)
+    else
+      entries = redis.call('XREVRANGE', history, '+', oldest)
+    end
+    for i = #entries, 1, -1 do
+      out[#out + 1] = entries[i][1]
+      out[#out + 1] = field(entries[i])
+    end
+  else
+    local start = first
+    if ARGV[5] == epoch and tonumber(ARGV[6]) + 1 > first then start = tonumber(ARGV[6]) + 1 end
+    start = string.format('%d', start) .. '-0'
+    if count > 0 then
+      entries = redis.call('XRANGE', history, start, '+', 'COUNT', count)
+    else
+      entries = redis.call('XRANGE', history, start, '+')
+    end
+    for i = 1, #entries do
+      out[#out + 1] = entries[i][1]
+      out[#out + 1] = field(entries[i])
+    end
+  end
+end
+
+local newest = {}
+local last = {}
+if size > 0 then last = redis.call('XREVRANGE', history, '+', '-', 'COUNT', 1) end
+if last[1] then
+  newest = { last[1][1], field(last[1]) }
+else
+  local latest = redis.call('HGET', meta, 'latest')
+  if latest then newest = { 'latest', latest } end
+end
+return { epoch, offset, out, newest }

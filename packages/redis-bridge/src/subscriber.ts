@@ -1,0 +1,356 @@
+/**
+ * The Subscriber: one pub/sub connection per process, reference-counted channel subscriptions,
+ * automatic resubscription and recovery after a reconnect, and per-channel ordered, gap-free
+ * delivery (see `channel-sync.ts`).
+ * @module
+ */
+import {
+  type BrokerHandler,
+  type BrokerStatus,
+  type BrokerSubscription,
+  createNamespaceResolver,
+  type NamespaceOptions,
+  type NamespaceTable,
+  type Publication,
+  parsePublication,
+  TaskpulseError,
+} from '@taskpulse/protocol';
+import { bounded } from './bounded';
+import { type ChannelSync, createChannelSync } from './channel-sync';
+import {
+  type Connection,
+  closeClient,
+  duplicateForPubSub,
+  type ErrorHook,
+  isCluster,
+  openConnection,
+  type RedisClient,
+  type RedisConnectionOptions,
+  trackConnection,
+} from './connection';
+import { type RawRead, type ReadRequest, readerOn } from './history-reader';
+import { channelKeys } from './keys';
+
+/** Options of {@link createSubscriber}. */
+export interface SubscriberOptions extends RedisConnectionOptions, NamespaceTable {
+  /**
+   * Called with errors that have no caller to reject: invalid inbound messages (`bad_frame`,
+   * `frame_too_large`), failed background recovery (`unavailable`), throwing handlers (`internal`).
+   * @default ignore
+   */
+  onError?: ErrorHook;
+  /**
+   * How many publications one history read fetches during recovery.
+   * @default 500
+   */
+  recoveryBatchSize?: number;
+  /**
+   * Delay before retrying a failed recovery, in ms (a reconnect also retries at once).
+   * @default 1000
+   */
+  recoveryRetryDelayMs?: number;
+  /**
+   * Live publications buffered per channel while it recovers; past that the buffer is dropped
+   * and read back from history.
+   * @default 10000
+   */
+  maxBufferedPerChannel?: number;
+  /**
+   * Largest inbound message accepted, in bytes, on top of the namespace's `maxPayloadBytes`
+   * (room for the envelope: channel, epoch, event, id…).
+   * @default 4096
+   */
+  envelopeAllowanceBytes?: number;
+}
+
+/** Counters of a subscriber, for metrics and tests. */
+export interface SubscriberStats {
+  /** Channels with a live Redis subscription. */
+  channels: number;
+  /** Pub/sub messages received. */
+  received: number;
+  /** Publications delivered to handlers (each counted once per channel, not per handler). */
+  delivered: number;
+  /** Publications delivered from history during recovery. */
+  recovered: number;
+  /** Publications dropped as already delivered. */
+  duplicates: number;
+  /** Inbound messages (or stored entries) rejected: not JSON, wrong shape, too large, impossible position. */
+  invalid: number;
+  /** Resets reported to handlers (epoch changed, history too short). */
+  resets: number;
+  /** Handler calls that threw. */
+  handlerErrors: number;
+  /** Reconnections of the pub/sub connection. */
+  reconnects: number;
+}
+
+/** Subscribes to taskpulse channels on Redis. */
+export interface Subscriber {
+  /**
+   * Subscribes a handler to a channel; resolves once the Redis subscription is live and the
+   * channel's position is known. Every publication made after it resolves is delivered, in
+   * offset order, once.
+   * @throws TaskpulseError `bad_channel`, `unknown_channel`, `unavailable`
+   */
+  subscribe(channel: string, handler: BrokerHandler): Promise<BrokerSubscription>;
+  /** The channels with a live Redis subscription. */
+  channels(): string[];
+  /** Counters (see {@link SubscriberStats}). */
+  stats(): SubscriberStats;
+  /** State of the pub/sub connection. */
+  status(): BrokerStatus;
+  /** Unsubscribes everything and closes the pub/sub connection. Idempotent. */
+  close(): Promise<void>;
+}
+
+interface ChannelRecord {
+  channel: string;
+  pubsub: string;
+  handlers: Set<BrokerHandler>;
+  sync: ChannelSync;
+  ns: NamespaceOptions;
+  /** Resolves when the first subscription and read are done. */
+  ready: Promise<void>;
+}
+
+/** Internal: builds a subscriber on an open connection; the broker shares its connection. @internal */
+export function subscriberOn(
+  connection: Connection,
+  resolve: (channel: string) => NamespaceOptions,
+  options: Omit<SubscriberOptions, 'redis'>,
+): Subscriber {
+  const onError: ErrorHook = options.onError ?? (() => {});
+  const read = readerOn(connection, resolve, (error, context) => {
+    counters.invalid++;
+    onError(error, context);
+  });
+  const sub: RedisClient = duplicateForPubSub(connection);
+  const tracker = trackConnection(sub);
+  const records = new Map<string, ChannelRecord>(); // by Redis pub/sub channel
+  const counters = {
+    received: 0,
+    delivered: 0,
+    recovered: 0,
+    duplicates: 0,
+    invalid: 0,
+    resets: 0,
+    handlerErrors: 0,
+    reconnects: 0,
+  };
+  const allowance = options.envelopeAllowanceBytes ?? 4096;
+  let closed = false;
+  let wasReady = sub.status === 'ready';
+  const sharded = connection.sharded;
+
+  const redisSubscribe = (channels: string[]) =>
+    bounded(connection, sub, 'subscribe', () =>
+      sharded ? Promise.all(channels.map((c) => sub.ssubscribe(c))) : sub.subscribe(...channels),
+    );
+  const redisUnsubscribe = (channels: string[]) =>
+    bounded(connection, sub, 'unsubscribe', () =>
+      sharded ? Promise.all(channels.map((c) => sub.sunsubscribe(c))) : sub.unsubscribe(...channels),
+    );
+
+  function invalid(channel: string, error: TaskpulseError): void {
+    counters.invalid++;
+    onError(error, { channel });
+  }
+
+  function callHandlers(record: ChannelRecord, call: (h: BrokerHandler) => void): void {
+    for (const handler of [...record.handlers]) {
+      try {
+        call(handler);
+      } catch (cause) {
+        counters.handlerErrors++;
+        onError(new TaskpulseError('internal', `a handler of ${record.channel} threw`, { cause }), {
+          channel: record.channel,
+        });
+      }
+    }
+  }
+
+  function createRecord(channel: string, ns: NamespaceOptions): ChannelRecord {
+    const record: ChannelRecord = {
+      channel,
+      pubsub: channelKeys(connection.prefix, channel).pubsub,
+      handlers: new Set(),
+      ns,
+      ready: Promise.resolve(),
+      sync: createChannelSync({
+        channel,
+        read: (request: ReadRequest): Promise<RawRead> => read(channel, request),
+        deliver: (p) => {
+          counters.delivered++;
+          callHandlers(record, (h) => h.onPublication(p));
+        },
+        reset: (event) => {
+          counters.resets++;
+          callHandlers(record, (h) => h.onReset?.(event));
+        },
+        invalid: (reason) =>
+          invalid(channel, new TaskpulseError('bad_frame', `invalid publication on ${channel}: ${reason}`)),
+        failed: (error) =>
+          onError(error instanceof TaskpulseError ? error : TaskpulseError.from(error, 'unavailable'), { channel }),
+        duplicate: () => {
+          counters.duplicates++;
+        },
+        recovered: (count) => {
+          counters.recovered += count;
+        },
+        batchSize: options.recoveryBatchSize ?? 500,
+        retryDelayMs: options.recoveryRetryDelayMs ?? 1000,
+        maxBuffered: options.maxBufferedPerChannel ?? 10_000,
+      }),
+    };
+    return record;
+  }
+
+  function onMessage(pubsubChannel: string, message: string): void {
+    // Runs inside ioredis' event loop: nothing may throw from here.
+    try {
+      counters.received++;
+      const record = records.get(pubsubChannel);
+      if (!record) return; // a message racing an unsubscribe
+      const parsed = parsePublication(message, { maxBytes: record.ns.maxPayloadBytes + allowance });
+      if (!parsed.ok) {
+        invalid(record.channel, parsed.error);
+        return;
+      }
+      if (parsed.value.channel !== record.channel) {
+        invalid(
+          record.channel,
+          new TaskpulseError('bad_frame', `publication for ${parsed.value.channel} arrived on ${record.channel}`),
+        );
+        return;
+      }
+      record.sync.receive(parsed.value as Publication);
+    } catch (cause) {
+      onError(TaskpulseError.from(cause), {});
+    }
+  }
+
+  sub.on(sharded ? 'smessage' : 'message', onMessage);
+
+  async function resubscribeAll(): Promise<void> {
+    const list = [...records.values()];
+    if (list.length === 0 || closed) return;
+    try {
+      // Cluster sharded subscribers resubscribe by themselves; a single node is ours to redo.
+      if (!isCluster(sub)) await redisSubscribe(list.map((r) => r.pubsub));
+    } catch (error) {
+      onError(TaskpulseError.from(error, 'unavailable'), {});
+      return; // the next 'ready' tries again
+    }
+    for (const record of list) record.sync.resync();
+  }
+
+  const onReady = () => {
+    if (closed) return;
+    if (wasReady) {
+      counters.reconnects++;
+      resubscribeAll().catch(() => {});
+    }
+    wasReady = true;
+  };
+  sub.on('ready', onReady);
+  // A Cluster's sharded subscribers report their own (re)connections.
+  const onSubscribersReady = () => {
+    if (closed) return;
+    for (const record of records.values()) record.sync.resync();
+  };
+  if (isCluster(sub)) sub.on('subscribersReady', onSubscribersReady);
+
+  async function dropRecord(record: ChannelRecord): Promise<void> {
+    if (records.get(record.pubsub) !== record) return;
+    records.delete(record.pubsub);
+    record.sync.close();
+    if (sub.status !== 'ready') return; // nothing to undo: we resubscribe only what is in `records`
+    try {
+      await redisUnsubscribe([record.pubsub]);
+    } catch (error) {
+      onError(TaskpulseError.from(error, 'unavailable'), { channel: record.channel });
+    }
+  }
+
+  return {
+    async subscribe(channel, handler) {
+      if (closed) throw new TaskpulseError('unavailable', 'subscriber is closed');
+      const ns = resolve(channel);
+      const pubsub = channelKeys(connection.prefix, channel).pubsub;
+      let record = records.get(pubsub);
+      // Each subscription gets its own entry so that one handler object can subscribe twice.
+      const entry: BrokerHandler = {
+        onPublication: (p) => handler.onPublication(p),
+        onReset: (e) => handler.onReset?.(e),
+      };
+      if (!record) {
+        const created = createRecord(channel, ns);
+        record = created;
+        records.set(pubsub, created);
+        created.ready = (async () => {
+          await redisSubscribe([pubsub]);
+          await created.sync.start();
+        })();
+        created.ready.catch(() => {
+          if (records.get(pubsub) === created) {
+            records.delete(pubsub);
+            created.sync.close();
+            if (sub.status === 'ready') redisUnsubscribe([pubsub]).catch(() => {});
+          }
+        });
+      }
+      const current = record;
+      current.handlers.add(entry);
+      try {
+        await current.ready;
+      } catch (error) {
+        current.handlers.delete(entry);
+        throw TaskpulseError.from(error, 'unavailable');
+      }
+      let active = true;
+      return {
+        channel,
+        async unsubscribe() {
+          if (!active) return;
+          active = false;
+          current.handlers.delete(entry);
+          if (current.handlers.size === 0) await dropRecord(current);
+        },
+      };
+    },
+    channels: () => [...records.values()].map((r) => r.channel),
+    stats: () => ({ channels: records.size, ...counters }),
+    status: () => (closed ? 'closed' : tracker.state()),
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const record of records.values()) record.sync.close();
+      records.clear();
+      sub.off('ready', onReady);
+      if (isCluster(sub)) sub.off('subscribersReady', onSubscribersReady);
+      tracker.dispose();
+      await closeClient(sub);
+      if (connection.owned) await closeClient(connection.client);
+    },
+  };
+}
+
+/**
+ * Creates a Subscriber with its own pub/sub connection (a duplicate of the client, or a new
+ * connection from the URL). Create one per process and share it.
+ *
+ * @example
+ * ```ts
+ * const subscriber = createSubscriber({ redis, onError: (e) => log.warn(e.message) });
+ * const sub = await subscriber.subscribe('task:42', {
+ *   onPublication: (p) => render(p.offset, p.data),
+ *   onReset: (e) => reload(e.latest),
+ * });
+ * await sub.unsubscribe();
+ * ```
+ */
+export function createSubscriber(options: SubscriberOptions): Subscriber {
+  const connection = openConnection(options);
+  return subscriberOn(connection, createNamespaceResolver(options), options);
+}

@@ -1,0 +1,161 @@
+/**
+ * JWT authentication with `jose`: a ready {@link AuthenticateFn} for the hub.
+ * @module
+ */
+import type { KeyObject } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { TaskpulseError } from '@taskpulse/protocol';
+import type { CryptoKey, JWTPayload, JWTVerifyGetKey, JWTVerifyOptions } from 'jose';
+import type { AuthenticateFn } from '../core/options';
+import type { Principal } from '../core/principal';
+import { type ExtractTokenOptions, extractToken } from './token';
+
+/** Options of {@link createJwtAuthenticator}. Give exactly one of `secret`, `publicKey`, `jwksUrl`. */
+export interface JwtAuthenticatorOptions extends ExtractTokenOptions {
+  /** Shared secret for HMAC tokens (HS256/384/512). */
+  secret?: string | Uint8Array;
+  /** Public key for RSA/EC/EdDSA tokens: a PEM (SPKI) string, a `KeyObject` or a `CryptoKey`. */
+  publicKey?: string | KeyObject | CryptoKey;
+  /** URL of a JSON Web Key Set (keys are fetched and cached by `jose`). */
+  jwksUrl?: string | URL;
+  /** Required `iss` claim. */
+  issuer?: string | string[];
+  /** Required `aud` claim. */
+  audience?: string | string[];
+  /**
+   * Accepted algorithms.
+   * @default ['HS256', 'HS384', 'HS512'] with `secret`; `['RS256']` to import a PEM `publicKey`;
+   * otherwise what the key allows
+   */
+  algorithms?: string[];
+  /**
+   * Claim holding the user id.
+   * @default 'sub'
+   */
+  userIdClaim?: string;
+  /**
+   * Claim holding the project ids (an array, or a comma-separated string).
+   * @default 'projects'
+   */
+  projectIdsClaim?: string;
+  /**
+   * Accept requests without a token as anonymous (a token that is present must still be valid).
+   * @default false
+   */
+  optional?: boolean;
+  /**
+   * Tolerated clock skew for `exp`/`nbf`, in ms.
+   * @default 5000
+   */
+  clockToleranceMs?: number;
+}
+
+type Jose = typeof import('jose');
+
+// jose 6 is ESM-only; importing it lazily keeps the CommonJS build of the hub loadable on every
+// Node version the package supports, and costs nothing for hubs that do not use JWT.
+let josePromise: Promise<Jose> | undefined;
+function loadJose(): Promise<Jose> {
+  josePromise ??= import('jose');
+  return josePromise;
+}
+
+function asIdList(value: unknown): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (Array.isArray(value)) {
+    return value.filter((v) => typeof v === 'string' || typeof v === 'number').map(String);
+  }
+  if (typeof value === 'string') {
+    return value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  }
+  if (typeof value === 'number') return [String(value)];
+  return undefined;
+}
+
+/** Turns a verified payload into a principal. */
+function principalOf(payload: JWTPayload, userIdClaim: string, projectIdsClaim: string): Principal {
+  const user = payload[userIdClaim];
+  const projectIds = asIdList(payload[projectIdsClaim]);
+  return {
+    ...(typeof user === 'string' || typeof user === 'number' ? { userId: String(user) } : {}),
+    ...(projectIds ? { projectIds } : {}),
+    claims: payload as Record<string, unknown>,
+  };
+}
+
+function toTaskpulseError(error: unknown): TaskpulseError {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'ERR_JWT_EXPIRED') return new TaskpulseError('unauthorized', 'token expired', { cause: error });
+  if (code === 'ERR_JWKS_TIMEOUT') return new TaskpulseError('unavailable', 'key set unreachable', { cause: error });
+  if (typeof code === 'string' && code.startsWith('ERR_J')) {
+    return new TaskpulseError('unauthorized', `invalid token: ${(error as Error).message}`, { cause: error });
+  }
+  return new TaskpulseError('unauthorized', 'invalid token', { cause: error });
+}
+
+/**
+ * Creates an authenticator that verifies a JWT from the `Authorization: Bearer` header, the
+ * `token` query parameter or the `taskpulse_token` cookie. The principal carries the user id
+ * (`sub`) and the project ids (`projects`) of the token. Missing, invalid or expired tokens throw
+ * `unauthorized` (HTTP 401 before the upgrade).
+ *
+ * @example
+ * ```ts
+ * const hub = createHub({
+ *   server,
+ *   authenticate: createJwtAuthenticator({ secret: process.env.TASKPULSE_JWT_SECRET!, issuer: 'my-app' }),
+ * });
+ * ```
+ */
+export function createJwtAuthenticator(options: JwtAuthenticatorOptions): AuthenticateFn {
+  const given = [options.secret, options.publicKey, options.jwksUrl].filter((k) => k !== undefined).length;
+  if (given !== 1) {
+    throw new TaskpulseError('bad_request', 'createJwtAuthenticator needs exactly one of secret, publicKey, jwksUrl');
+  }
+  const userIdClaim = options.userIdClaim ?? 'sub';
+  const projectIdsClaim = options.projectIdsClaim ?? 'projects';
+  const verifyOptions: JWTVerifyOptions = {
+    clockTolerance: Math.round((options.clockToleranceMs ?? 5000) / 1000),
+    ...(options.issuer !== undefined ? { issuer: options.issuer } : {}),
+    ...(options.audience !== undefined ? { audience: options.audience } : {}),
+  };
+  const algorithms = options.algorithms ?? (options.secret !== undefined ? ['HS256', 'HS384', 'HS512'] : undefined);
+  if (algorithms) verifyOptions.algorithms = algorithms;
+
+  let keyPromise: Promise<Uint8Array | KeyObject | CryptoKey | JWTVerifyGetKey> | undefined;
+  const key = () => {
+    keyPromise ??= (async () => {
+      const jose = await loadJose();
+      if (options.secret !== undefined) {
+        return typeof options.secret === 'string' ? new TextEncoder().encode(options.secret) : options.secret;
+      }
+      if (options.jwksUrl !== undefined) return jose.createRemoteJWKSet(new URL(options.jwksUrl));
+      const publicKey = options.publicKey as string | KeyObject | CryptoKey;
+      if (typeof publicKey === 'string') return jose.importSPKI(publicKey, algorithms?.[0] ?? 'RS256');
+      return publicKey;
+    })();
+    // A key that failed to import must not poison every later request.
+    keyPromise.catch(() => {
+      keyPromise = undefined;
+    });
+    return keyPromise;
+  };
+
+  return async (request: IncomingMessage): Promise<Principal | null> => {
+    const token = extractToken(request, options);
+    if (token === undefined) {
+      if (options.optional) return null;
+      throw new TaskpulseError('unauthorized', 'no token');
+    }
+    const [jose, verifyKey] = await Promise.all([loadJose(), key()]);
+    try {
+      const { payload } = await jose.jwtVerify(token, verifyKey as Parameters<Jose['jwtVerify']>[1], verifyOptions);
+      return principalOf(payload, userIdClaim, projectIdsClaim);
+    } catch (error) {
+      throw toTaskpulseError(error);
+    }
+  };
+}

@@ -1,0 +1,225 @@
+/**
+ * HTTP polling: one stateless request reads several channels from their positions (seed 004's
+ * batch endpoint and incremental `last_id`), with ETag/304 and an optional long-poll wait.
+ * No state is kept between requests, so consecutive polls may hit different hub nodes.
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ChannelKind, Publication, StreamPosition } from '@taskpulse/protocol';
+import { TaskpulseError } from '@taskpulse/protocol';
+import type { ChannelListener } from '../core/channel-router';
+import type { HubCore } from '../core/hub-core';
+import type { Principal } from '../core/principal';
+import { bodyChannelRequest, type ChannelRequest, queryChannelRequest } from './channel-params';
+import { ifNoneMatch, intParam, readJsonBody, sendJson } from './http-io';
+import { encodePositionsCursor } from './positions-cursor';
+
+/** One channel in a poll response. */
+export interface PollChannelResult {
+  /** The channel's kind. */
+  kind: ChannelKind;
+  /** Epoch of the next position (send it back to continue). */
+  epoch: string;
+  /** Offset of the next position: the last publication returned, or the position asked for. */
+  offset: number;
+  /**
+   * Present when a position was asked for: true when `publications` continue exactly after it,
+   * false when history could not cover the gap (epoch changed, too old): `state` then holds the
+   * current value and the position restarts from the channel's current one.
+   */
+  recovered?: boolean;
+  /** Publications after the position, oldest first. */
+  publications: Publication[];
+  /** True when more publications are waiting: poll again at once with the new position. */
+  more?: boolean;
+  /** The newest publication (first poll of a channel, or `recovered: false`), or null when none. */
+  state?: Publication | null;
+}
+
+/** Body of a `poll` response. */
+export interface PollResponse {
+  /** Results per channel. */
+  channels: Record<string, PollChannelResult>;
+  /** The next position of every channel. */
+  positions: Record<string, StreamPosition>;
+  /** The same positions as one cursor (`since=` of the next poll; also valid as an SSE `Last-Event-ID`). */
+  cursor: string;
+  /** Single-channel polls: the next offset (seed 004's incremental `last_id`). */
+  last_id?: number;
+}
+
+/** Settings of the poll endpoint. */
+export interface PollSettings {
+  maxWaitMs: number;
+  defaultLimit: number;
+  maxLimit: number;
+  maxBodyBytes: number;
+  /** Registers a waiter woken when the handler closes; returns the unregister function. */
+  onClose(wake: () => void): () => void;
+}
+
+async function readChannel(
+  core: HubCore,
+  channel: string,
+  since: StreamPosition | undefined,
+  limit: number,
+): Promise<PollChannelResult> {
+  const kind = core.broker.namespaceOptions(channel).kind;
+  if (since) {
+    const h = await core.broker.history(channel, { since, limit });
+    if (h.recovered) {
+      const last = h.publications[h.publications.length - 1];
+      const next = last ? { epoch: last.epoch, offset: last.offset } : since;
+      const more = last !== undefined && h.publications.length >= limit && last.offset < h.offset;
+      return { kind, ...next, recovered: true, publications: h.publications, ...(more ? { more } : {}) };
+    }
+    const state = await core.broker.state(channel);
+    return { kind, epoch: state.epoch, offset: state.offset, recovered: false, publications: [], state: state.latest };
+  }
+  const state = await core.broker.state(channel);
+  return { kind, epoch: state.epoch, offset: state.offset, publications: [], state: state.latest };
+}
+
+async function poll(core: HubCore, request: ChannelRequest, limit: number): Promise<PollResponse> {
+  let lastIdSince: StreamPosition | undefined;
+  if (request.lastId) {
+    // Without an epoch, `last_id` is taken as an offset in the channel's current epoch.
+    const epoch = request.lastId.epoch ?? (await core.broker.state(request.lastId.channel)).epoch;
+    lastIdSince = { epoch, offset: request.lastId.offset };
+  }
+  const results = await Promise.all(
+    request.channels.map((c) =>
+      readChannel(
+        core,
+        c,
+        request.positions.get(c) ?? (request.lastId?.channel === c ? lastIdSince : undefined),
+        limit,
+      ),
+    ),
+  );
+  const channels: Record<string, PollChannelResult> = {};
+  const positions: Record<string, StreamPosition> = {};
+  request.channels.forEach((c, i) => {
+    const r = results[i] as PollChannelResult;
+    channels[c] = r;
+    positions[c] = { epoch: r.epoch, offset: r.offset };
+  });
+  const body: PollResponse = { channels, positions, cursor: encodePositionsCursor(positions) };
+  if (request.channels.length === 1) body.last_id = (results[0] as PollChannelResult).offset;
+  return body;
+}
+
+function etagOf(body: PollResponse): string {
+  return `"${createHash('sha256').update(body.cursor).digest('base64url').slice(0, 27)}"`;
+}
+
+/** Nothing new: every channel continued from its position with no publication. */
+function idle(body: PollResponse): boolean {
+  return Object.values(body.channels).every((r) => r.recovered === true && r.publications.length === 0);
+}
+
+/** Waits until a publication (or reset) lands on one of the channels, the timeout, or a close. */
+async function waitForChange(
+  core: HubCore,
+  channels: readonly string[],
+  waitMs: number,
+  response: ServerResponse,
+  settings: PollSettings,
+  recheck: () => Promise<boolean>,
+): Promise<'changed' | 'timeout' | 'gone'> {
+  let wake!: (why: 'changed' | 'timeout' | 'gone') => void;
+  const woke = new Promise<'changed' | 'timeout' | 'gone'>((resolve) => {
+    wake = resolve;
+  });
+  const listener: ChannelListener = { onPublication: () => wake('changed'), onReset: () => wake('changed') };
+  const attached: string[] = [];
+  const onGone = () => wake('gone');
+  response.once('close', onGone);
+  const unregister = settings.onClose(() => wake('timeout'));
+  const timer = setTimeout(() => wake('timeout'), waitMs);
+  try {
+    for (const c of channels) {
+      await core.router.attach(c, listener);
+      attached.push(c);
+    }
+    // A publication may have landed between the first read and the attach.
+    if (await recheck()) return 'changed';
+    return await woke;
+  } finally {
+    clearTimeout(timer);
+    unregister();
+    response.off('close', onGone);
+    for (const c of attached) core.router.detach(c, listener);
+  }
+}
+
+/** Handles `GET|POST {base}/poll`. */
+export async function handlePoll(
+  core: HubCore,
+  principal: Principal,
+  request: IncomingMessage,
+  response: ServerResponse,
+  url: URL,
+  settings: PollSettings,
+  headers: Record<string, string>,
+): Promise<void> {
+  const maxChannels = core.limits.maxChannelsPerConnection;
+  let channelRequest: ChannelRequest;
+  let waitMs: number;
+  let limit: number;
+  if (request.method === 'POST') {
+    const body = await readJsonBody(request, settings.maxBodyBytes);
+    channelRequest = bodyChannelRequest(body, maxChannels);
+    const b = body as Record<string, unknown>;
+    waitMs = numberField(b.wait, 'wait', 0, 0, settings.maxWaitMs);
+    limit = numberField(b.limit, 'limit', settings.defaultLimit, 1, settings.maxLimit);
+  } else {
+    channelRequest = queryChannelRequest(url, maxChannels);
+    waitMs = intParam(url, 'wait', 0, 0, settings.maxWaitMs);
+    limit = intParam(url, 'limit', settings.defaultLimit, 1, settings.maxLimit);
+  }
+  for (const c of channelRequest.channels) await core.authorize(principal, c, 'read');
+  // Bound the whole response, not only each channel: many channels share `maxLimit` publications.
+  limit = Math.min(limit, Math.max(1, Math.floor(settings.maxLimit / channelRequest.channels.length)));
+
+  const tags = ifNoneMatch(request);
+  const matches = (b: PollResponse) => tags.includes('*') || tags.includes(etagOf(b));
+  let body = await poll(core, channelRequest, limit);
+  if (waitMs > 0 && (matches(body) || idle(body))) {
+    const outcome = await waitForChange(core, channelRequest.channels, waitMs, response, settings, async () => {
+      const again = await poll(core, channelRequest, limit);
+      const changed = !(matches(again) || idle(again));
+      if (changed) body = again;
+      return changed;
+    });
+    if (outcome === 'gone') return;
+    if (outcome === 'changed') body = await poll(core, channelRequest, limit);
+  }
+  const etag = etagOf(body);
+  const cacheHeaders = {
+    ...headers,
+    etag,
+    'cache-control': 'private, no-cache',
+    vary: 'Origin, Authorization, Cookie',
+  };
+  if (matches(body)) {
+    response.writeHead(304, cacheHeaders);
+    response.end();
+    return;
+  }
+  let count = 0;
+  for (const r of Object.values(body.channels)) count += r.publications.length;
+  if (count > 0) core.metrics.deliveries.inc({ transport: 'poll' }, count);
+  sendJson(response, 200, body, cacheHeaders);
+}
+
+function numberField(value: unknown, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new TaskpulseError('bad_request', `${name} must be an integer between ${min} and ${max}`, {
+      details: { min, max },
+    });
+  }
+  return value;
+}

@@ -1,0 +1,51 @@
+/**
+ * WebSocket framing done once per payload instead of once per socket.
+ *
+ * `ws` frames every `send()` separately: a header buffer per call and, for string data, a UTF-8
+ * encoding per socket. A broadcast of one publication to N sockets would pay that N times. The
+ * binding frames the native frame once (server frames are never masked, so the bytes are the
+ * same for every recipient) and writes the same buffer to every socket.
+ * @module
+ */
+import type { SerializedPublication } from '../core/serialized';
+
+const FIN_TEXT = 0x81;
+
+function headerLength(payloadBytes: number): number {
+  return payloadBytes < 126 ? 2 : payloadBytes < 65_536 ? 4 : 10;
+}
+
+function writeHeader(out: Buffer, payloadBytes: number): void {
+  out[0] = FIN_TEXT;
+  if (payloadBytes < 126) {
+    out[1] = payloadBytes;
+  } else if (payloadBytes < 65_536) {
+    out[1] = 126;
+    out.writeUInt16BE(payloadBytes, 2);
+  } else {
+    out[1] = 127;
+    // 64-bit length: the high 32 bits stay 0 (no frame reaches 4 GiB).
+    out.writeUInt32BE(Math.floor(payloadBytes / 2 ** 32), 2);
+    out.writeUInt32BE(payloadBytes >>> 0, 6);
+  }
+}
+
+/** Frames `text` as one unmasked, final WebSocket text frame: header and UTF-8 payload in one buffer. */
+export function frameText(text: string): Buffer {
+  const payloadBytes = Buffer.byteLength(text, 'utf8');
+  const header = headerLength(payloadBytes);
+  const out = Buffer.allocUnsafe(header + payloadBytes);
+  writeHeader(out, payloadBytes);
+  out.write(text, header, 'utf8');
+  return out;
+}
+
+/** The framed bytes of a publication's native `publication` frame, computed once per publication. */
+export function framedPublication(p: SerializedPublication): Uint8Array {
+  let bytes = p.wireBytes;
+  if (bytes === undefined) {
+    bytes = frameText(p.frame);
+    p.wireBytes = bytes;
+  }
+  return bytes;
+}

@@ -1,0 +1,263 @@
+/**
+ * The WebSocket binding of the hub core: upgrade pipeline (origin, authentication, admission),
+ * one `ws` server in `noServer` mode for every mounted path (native protocol and dialects),
+ * coalesced writes, heartbeats and idle timeouts on one shared timer.
+ * @module
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { TaskpulseError } from '@taskpulse/protocol';
+import { type PerMessageDeflateOptions, type WebSocket, WebSocketServer } from 'ws';
+import type { CodecContext, WireCodec } from '../core/codec';
+import type { HubCore } from '../core/hub-core';
+import type { Principal } from '../core/principal';
+import { HeartbeatMonitor } from './heartbeat';
+import { type DeliveryCounter, OutboundScheduler } from './outbound-scheduler';
+import { rejectUpgrade } from './reject-upgrade';
+import { HubWebSocket, WsConnection, type WsConnectionShared } from './ws-connection';
+
+/** A wire codec mounted on a WebSocket path. */
+export interface WsMount {
+  /** The request path (without query string), e.g. `/taskpulse/ws`. */
+  path: string;
+  /** How clients on this path speak. */
+  codec: WireCodec;
+}
+
+/** Options of {@link createWsBinding}. */
+export interface WsBindingOptions {
+  /** The paths served and their codecs. */
+  mounts: readonly WsMount[];
+  /**
+   * Per-message compression. Off by default: it costs CPU per message and per socket, and the
+   * pre-framed fast path (one encoding per publication for all sockets) needs it off.
+   * @default false
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+}
+
+/** Live numbers of the WebSocket binding. */
+export interface WsStats {
+  /** Open WebSocket connections. */
+  connections: number;
+  /** Bytes queued by the hub for all connections (not yet written to their sockets). */
+  queuedBytes: number;
+  /** Bytes written to sockets but not yet taken by the kernel. */
+  socketBufferedBytes: number;
+  /** The largest backlog (queue + socket buffer) seen for one backed-up connection since start. */
+  peakBacklogBytes: number;
+  /** Connections cut for reading too slowly since start. */
+  slowConsumerDisconnects: number;
+}
+
+/** The WebSocket side of a hub. */
+export interface WsBinding {
+  /** The mounted paths. */
+  readonly paths: readonly string[];
+  /**
+   * Takes an upgrade request when its path is mounted (returns true; the socket is the binding's
+   * from then on), or returns false and leaves the socket alone.
+   */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** Live numbers. */
+  stats(): WsStats;
+  /**
+   * Refuses new upgrades (503 `shutting_down`), closes every connection with `code` after
+   * writing what is pending, waits up to `timeoutMs` for the closing handshakes, then cuts the
+   * rest. Idempotent.
+   */
+  close(code?: number, reason?: string, timeoutMs?: number): Promise<void>;
+}
+
+/** ws closes frames above `maxPayload` itself (1009); the session answers those in between. */
+function maxPayloadFor(maxFrameBytes: number): number {
+  return maxFrameBytes + Math.max(1024, Math.ceil(maxFrameBytes / 4));
+}
+
+function pathOf(url: string | undefined): string {
+  if (!url) return '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+function requestUrl(request: IncomingMessage): URL {
+  try {
+    return new URL(request.url ?? '/', `http://${request.headers.host ?? 'localhost'}`);
+  } catch {
+    return new URL(request.url ?? '/', 'http://localhost');
+  }
+}
+
+function swallow(): void {
+  // A client may reset its socket while it is being authenticated; that is not our error.
+}
+
+/** Creates the WebSocket binding of a hub core. */
+export function createWsBinding(core: HubCore, options: WsBindingOptions): WsBinding {
+  const mounts = new Map<string, WireCodec>();
+  for (const mount of options.mounts) {
+    if (mounts.has(mount.path)) {
+      throw new TaskpulseError('bad_request', `two WebSocket codecs are mounted on ${mount.path}`);
+    }
+    mounts.set(mount.path, mount.codec);
+  }
+  const { logger, metrics, limits } = core;
+  const wss = new WebSocketServer({
+    noServer: true,
+    clientTracking: false,
+    perMessageDeflate: options.perMessageDeflate ?? false,
+    maxPayload: maxPayloadFor(limits.maxFrameBytes),
+    WebSocket: HubWebSocket,
+  });
+  const connections = new Set<WsConnection>();
+  const counters = new Map<string, DeliveryCounter>();
+  const scheduler = new OutboundScheduler((error) => logger.error('flush failed', { error: String(error) }));
+  let peakBacklogBytes = 0;
+  let slowConsumers = 0;
+  let closing: Promise<void> | undefined;
+  const closeWaiters = new Set<() => void>();
+
+  const shared: WsConnectionShared = {
+    scheduler,
+    logger,
+    maxBufferedBytes: limits.maxBufferedBytes,
+    maxBatchBytes: 256 * 1024,
+    onSlowConsumer() {
+      slowConsumers++;
+      metrics.slowConsumerDisconnects.inc();
+      metrics.rejections.inc({ reason: 'slow_consumer' });
+    },
+    onBackpressure(bytes) {
+      if (bytes > peakBacklogBytes) peakBacklogBytes = bytes;
+    },
+    onClosed(connection) {
+      connections.delete(connection);
+      if (connections.size === 0) for (const wake of closeWaiters) wake();
+    },
+  };
+
+  const heartbeat = new HeartbeatMonitor({
+    connections,
+    heartbeatIntervalMs: core.heartbeatIntervalMs,
+    pongTimeoutMs: core.pongTimeoutMs,
+    idleTimeoutMs: limits.idleTimeoutMs,
+    onDeadPeer: () => metrics.rejections.inc({ reason: 'heartbeat_timeout' }),
+    onIdle: () => metrics.rejections.inc({ reason: 'idle_timeout' }),
+  });
+
+  function counterFor(name: string): DeliveryCounter {
+    let counter = counters.get(name);
+    if (!counter) {
+      counter = scheduler.counter(metrics.deliveries.labels({ transport: name }));
+      counters.set(name, counter);
+    }
+    return counter;
+  }
+
+  function open(ws: WebSocket, request: IncomingMessage, codec: WireCodec, principal: Principal): void {
+    const context: CodecContext = { core, request, url: requestUrl(request), principal };
+    let clientId: string | undefined;
+    try {
+      clientId = codec.clientIdFor?.(context);
+    } catch (error) {
+      logger.warn('codec could not derive a client id', { error: String(error) });
+    }
+    const connection = new WsConnection(ws, codec.name, shared, counterFor(codec.name), core.heartbeatIntervalMs);
+    const session = core.openSession(principal, connection, clientId);
+    connections.add(connection);
+    try {
+      connection.attach(session, codec.open(context, session));
+    } catch (error) {
+      logger.error('codec failed to open a connection', { codec: codec.name, error: String(error) });
+      session.close();
+      connection.terminate();
+    }
+  }
+
+  async function upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, codec: WireCodec): Promise<void> {
+    socket.on('error', swallow);
+    let principal: Principal;
+    try {
+      if (closing) throw new TaskpulseError('shutting_down', 'the hub is shutting down');
+      const origin = request.headers.origin;
+      try {
+        core.checkOrigin(origin);
+      } catch (error) {
+        metrics.rejections.inc({ reason: 'origin' });
+        throw error;
+      }
+      try {
+        principal = await core.authenticate(request);
+      } catch (error) {
+        metrics.rejections.inc({ reason: 'unauthorized' });
+        throw error;
+      }
+      if (closing) throw new TaskpulseError('shutting_down', 'the hub is shutting down');
+      // Admission and session creation happen in the same synchronous block (ws calls back
+      // synchronously), so two concurrent upgrades cannot both take the last slot.
+      core.admit(principal);
+    } catch (error) {
+      const e = TaskpulseError.from(error, 'internal');
+      metrics.errors.inc({ code: e.code });
+      logger.debug?.('upgrade refused', { code: e.code, message: e.message, path: pathOf(request.url) });
+      rejectUpgrade(socket, e);
+      return;
+    }
+    socket.off('error', swallow);
+    wss.handleUpgrade(request, socket, head, (ws) => open(ws, request, codec, principal));
+  }
+
+  return {
+    paths: [...mounts.keys()],
+
+    handleUpgrade(request, socket, head) {
+      const codec = mounts.get(pathOf(request.url));
+      if (!codec) return false;
+      upgrade(request, socket, head, codec).catch((error) => {
+        logger.error('upgrade failed', { error: String(error) });
+        socket.destroy();
+      });
+      return true;
+    },
+
+    stats() {
+      let queuedBytes = 0;
+      let socketBufferedBytes = 0;
+      for (const c of connections) {
+        queuedBytes += c.queuedBytes;
+        socketBufferedBytes += c.socketBufferedBytes;
+      }
+      return {
+        connections: connections.size,
+        queuedBytes,
+        socketBufferedBytes,
+        peakBacklogBytes,
+        slowConsumerDisconnects: slowConsumers,
+      };
+    },
+
+    close(code = 1001, reason = 'server shutting down', timeoutMs = 3000) {
+      if (closing) return closing;
+      closing = (async () => {
+        heartbeat.stop();
+        for (const c of [...connections]) c.close(code, reason);
+        scheduler.commitCounts();
+        if (connections.size > 0) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, timeoutMs);
+            const wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+            closeWaiters.add(wake);
+          });
+          closeWaiters.clear();
+        }
+        // Peers that did not answer the closing handshake in time are cut.
+        for (const c of [...connections]) c.terminate();
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+      })();
+      return closing;
+    },
+  };
+}

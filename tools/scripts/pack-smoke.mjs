@@ -1,0 +1,227 @@
+#!/usr/bin/env node
+/**
+ * Pack-and-install smoke test: what a user installs must work.
+ *
+ * 1. `npm pack` every publishable package under packages/ (private ones are skipped);
+ * 2. install all the tarballs together into a fresh project in a temporary directory outside the
+ *    repository (third-party dependencies come from the npm cache or the registry);
+ * 3. for each package, `import` it from an ES module and `require` it from a CommonJS module,
+ *    call one real function and compare the result with the expected value.
+ *
+ * Run after the build (`npm test` does: `turbo run … build … && node tools/scripts/pack-smoke.mjs`).
+ * Options: `--keep` leaves the temporary project on disk; `--filter=<name>` (repeatable) checks only
+ * the named packages (their workspace dependencies are packed and installed with them).
+ * A new package needs an entry in SMOKE_CHECKS (see docs/development.md, "Adding a package").
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const keep = process.argv.includes('--keep');
+const filters = process.argv.filter((arg) => arg.startsWith('--filter=')).map((arg) => arg.slice('--filter='.length));
+
+/**
+ * One check per package: `check` is the body of `async (m, { fs, json }) => …` where `m` is the
+ * module namespace (ESM) or the `require` result (CJS), `fs` is node:fs and `json(specifier)`
+ * loads a JSON file through the package's exports. Its result must deep-equal `expect` in both
+ * module systems.
+ */
+const SMOKE_CHECKS = {
+  '@taskpulse/protocol': {
+    check: `[
+      m.channels.task('8f2c'),
+      m.parseClientFrame('{"type":"ping","id":1}'),
+      m.parseServerFrame('{"type":"pong"').error.code,
+      m.httpStatusFor('forbidden'),
+      (await json('@taskpulse/protocol/schemas/worker-status.json')).$id,
+    ]`,
+    expect: [
+      'task:8f2c',
+      { ok: true, value: { type: 'ping', id: 1 } },
+      'bad_frame',
+      403,
+      'urn:taskpulse:protocol:v1:worker-status',
+    ],
+  },
+  '@taskpulse/ws-hub': {
+    check: `(async () => {
+      const broker = m.createMemoryBroker();
+      const published = await broker.publish('task:1', 'progress', { progress: 50 });
+      const state = await broker.state('task:1');
+      await broker.close();
+      return [published.offset, state.latest.event, state.latest.data];
+    })()`,
+    expect: [1, 'progress', { progress: 50 }],
+  },
+  '@taskpulse/redis-bridge': {
+    check: `[
+      m.channelKeys('taskpulse:', 'task:42'),
+      fs.existsSync(m.luaScriptPath('publish')),
+    ]`,
+    expect: [
+      { meta: 'taskpulse:{task:42}:meta', history: 'taskpulse:{task:42}:history', pubsub: 'taskpulse:{task:42}' },
+      true,
+    ],
+  },
+};
+
+function log(message) {
+  process.stdout.write(`pack-smoke: ${message}\n`);
+}
+
+class SmokeFailure extends Error {}
+
+function fail(message) {
+  throw new SmokeFailure(message);
+}
+
+function npm(args, cwd) {
+  const run = spawnSync('npm', args, {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, npm_config_update_notifier: 'false' },
+  });
+  if (run.status !== 0) fail(`npm ${args.join(' ')} failed in ${cwd}:\n${run.stdout}\n${run.stderr}`);
+  return run.stdout;
+}
+
+/** Publishable packages: packages/* with a package.json that is not private. */
+function publishablePackages() {
+  const dir = join(root, 'packages');
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(dir, entry.name, 'package.json')))
+    .map((entry) => {
+      const path = join(dir, entry.name);
+      return { path, manifest: JSON.parse(readFileSync(join(path, 'package.json'), 'utf8')) };
+    })
+    .filter(({ manifest }) => manifest.private !== true);
+}
+
+/** True when the package's main export offers a CommonJS entry (`require` or `default` condition). */
+function hasRequireEntry(manifest) {
+  const main = manifest.exports?.['.'] ?? manifest.exports;
+  if (typeof main === 'string') return true;
+  return Boolean(main && (main.require || main.default || main.node?.require));
+}
+
+/** The packages to check (all, or the filtered ones) and the ones to pack (plus their workspace deps). */
+function selectPackages() {
+  const all = publishablePackages();
+  if (all.length === 0) fail('no publishable package under packages/');
+  const byName = new Map(all.map((pkg) => [pkg.manifest.name, pkg]));
+  for (const name of filters) if (!byName.has(name)) fail(`--filter=${name}: no such publishable package`);
+  const checked = filters.length ? all.filter((pkg) => filters.includes(pkg.manifest.name)) : all;
+  const packed = new Set();
+  const visit = (pkg) => {
+    if (packed.has(pkg)) return;
+    packed.add(pkg);
+    for (const dep of Object.keys({ ...pkg.manifest.dependencies, ...pkg.manifest.peerDependencies })) {
+      const workspace = byName.get(dep);
+      if (workspace && pkg.manifest.dependencies?.[dep] !== undefined) visit(workspace);
+    }
+  };
+  checked.forEach(visit);
+  return { checked, packed: [...packed] };
+}
+
+function main(work, { checked, packed }) {
+  // 1. Pack.
+  const tarballs = [];
+  for (const { path, manifest } of packed) {
+    if (!existsSync(join(path, 'dist'))) fail(`${manifest.name} has no dist/: build first (npm run build)`);
+    const [result] = JSON.parse(npm(['pack', '--json', '--pack-destination', work], path));
+    tarballs.push(join(work, result.filename));
+    log(`packed ${result.filename} (${result.entryCount} files, ${result.size} bytes)`);
+  }
+
+  // 2. Install into a fresh project outside the repository.
+  const project = join(work, 'project');
+  mkdirSync(project);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'pack-smoke', private: true, version: '0.0.0' }));
+  npm(
+    ['install', '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts', '--no-package-lock', ...tarballs],
+    project,
+  );
+  log(`installed ${tarballs.length} tarball(s) into ${project}`);
+
+  // 3. import and require one real function of each package.
+  const failures = [];
+  for (const { manifest } of checked) {
+    const { check, expect } = SMOKE_CHECKS[manifest.name];
+    const name = manifest.name;
+    const modes = {
+      import: {
+        file: 'smoke.mjs',
+        source: `import * as m from '${name}';
+import fs from 'node:fs';
+const json = async (specifier) => (await import(specifier, { with: { type: 'json' } })).default;
+const resolved = import.meta.resolve('${name}');
+const result = await (async (m, { fs, json }) => ${check})(m, { fs, json });
+process.stdout.write(JSON.stringify({ resolved, result }));
+`,
+      },
+      require: {
+        file: 'smoke.cjs',
+        source: `const m = require('${name}');
+const fs = require('node:fs');
+const json = async (specifier) => require(specifier);
+const resolved = require.resolve('${name}');
+(async (m, { fs, json }) => ${check})(m, { fs, json }).then(
+  (result) => process.stdout.write(JSON.stringify({ resolved, result })),
+  (error) => { process.stderr.write(String((error && error.stack) || error)); process.exit(1); },
+);
+`,
+      },
+    };
+    for (const [mode, { file, source }] of Object.entries(modes)) {
+      if (mode === 'require' && !hasRequireEntry(manifest)) {
+        log(`${name}: ESM-only (no require condition), require skipped`);
+        continue;
+      }
+      writeFileSync(join(project, file), source);
+      const run = spawnSync(process.execPath, [file], { cwd: project, encoding: 'utf8' });
+      if (run.status !== 0) {
+        failures.push(`${name} (${mode}): exited ${run.status}\n${run.stderr}`);
+        continue;
+      }
+      const { resolved, result } = JSON.parse(run.stdout);
+      if (!resolved.includes('/node_modules/') || resolved.includes('/src/')) {
+        failures.push(`${name} (${mode}): resolved to ${resolved}, not to the installed build`);
+      } else if (!isDeepStrictEqual(result, expect)) {
+        failures.push(`${name} (${mode}): expected ${JSON.stringify(expect)}, got ${JSON.stringify(result)}`);
+      } else {
+        log(`${name} (${mode}) → ${resolved.slice(resolved.indexOf('node_modules/'))}: ok`);
+      }
+    }
+  }
+  if (failures.length) fail(`${failures.length} check(s) failed:\n  ${failures.join('\n  ')}`);
+  log(`${checked.length} package(s) import and require from their tarballs`);
+}
+
+let selection;
+try {
+  selection = selectPackages();
+  for (const { manifest } of selection.checked) {
+    if (!SMOKE_CHECKS[manifest.name]) {
+      fail(`no smoke check for ${manifest.name}: add one to SMOKE_CHECKS in tools/scripts/pack-smoke.mjs`);
+    }
+  }
+} catch (error) {
+  process.stderr.write(`pack-smoke: ${error instanceof SmokeFailure ? error.message : error.stack}\n`);
+  process.exit(1);
+}
+
+const work = mkdtempSync(join(tmpdir(), 'taskpulse-pack-smoke-'));
+try {
+  main(work, selection);
+  if (keep) log(`temporary project kept at ${work}`);
+  else rmSync(work, { recursive: true, force: true });
+} catch (error) {
+  process.stderr.write(`pack-smoke: ${error instanceof SmokeFailure ? error.message : error.stack}\n`);
+  process.stderr.write(`pack-smoke: temporary project kept at ${work}\n`);
+  process.exitCode = 1;
+}
