@@ -10,9 +10,15 @@ export type Layout = 'one' | 'many';
 /** An offered load in deliveries/s, or closed-loop maximum. */
 export type Load = number | 'max';
 
+/** The scenarios of a run. */
+export type Scenario = 'fanout' | 'recovery' | 'http';
+const SCENARIOS: readonly Scenario[] = ['fanout', 'recovery', 'http'];
+
 /** Everything a run needs to know. */
 export interface BenchOptions {
   mode: 'full' | 'quick' | 'smoke';
+  /** Which scenarios run. */
+  scenarios: Scenario[];
   sizes: number[];
   layouts: Layout[];
   loads: Load[];
@@ -26,10 +32,12 @@ export interface BenchOptions {
   windowDeliveries: number;
   connectConcurrency: number;
   heartbeatIntervalMs: number;
-  recovery: { enabled: boolean; clients: number; publications: number; liveRate: number };
+  recovery: { enabled: boolean; clients: number; publications: number; liveRate: number; timeoutMs: number };
   http: { enabled: boolean; clients: number; ssePath: string; pollPath: string; pollIntervalMs: number };
   /** Write V8 CPU profiles of the servers to bench/results/profiles. */
   profile: boolean;
+  /** Print the tables of a saved run (a bench/results/*.json file) instead of running. */
+  report: string | null;
   outDir: string;
 }
 
@@ -38,6 +46,7 @@ const HELP = `npm run bench [-- options]
   (default)          full run: N = 1000,5000,10000 × one/many channels × 10k/50k/max, 3 repetitions (< ~15 min)
   --quick            small N (200, 1000), 1 repetition (< 2 min)
   --smoke            N = 20 for ~5 s; exit 0 only if every server delivered (for CI)
+  --scenarios fanout,recovery,http   which scenarios run (default: all)
   --sizes 1000,5000  connection counts
   --layouts one,many all clients on one channel / --clients-per-channel clients per channel
   --loads 10000,max  offered deliveries/s, or max (closed loop)
@@ -46,9 +55,11 @@ const HELP = `npm run bench [-- options]
   --measure-ms 3000  measured window per load (after --warmup-ms)
   --loadgens 2       load-generator processes
   --no-recovery      skip the recovery scenario
+  --recovery-clients 1000 --recovery-publications 1000   its size
   --no-http          skip the SSE/polling scenario
   --sse-path /taskpulse/sse --poll-path /taskpulse/poll   hub HTTP endpoints for the SSE/polling scenario
   --profile          write V8 CPU profiles of the server processes to bench/results/profiles
+  --report FILE      print the tables of a saved run (bench/results/*.json) again
 `;
 
 function list(value: string | undefined): string[] | undefined {
@@ -66,6 +77,7 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
     options: {
       quick: { type: 'boolean' },
       smoke: { type: 'boolean' },
+      scenarios: { type: 'string' },
       sizes: { type: 'string' },
       layouts: { type: 'string' },
       loads: { type: 'string' },
@@ -77,10 +89,13 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
       'clients-per-channel': { type: 'string' },
       window: { type: 'string' },
       'no-recovery': { type: 'boolean' },
+      'recovery-clients': { type: 'string' },
+      'recovery-publications': { type: 'string' },
       'no-http': { type: 'boolean' },
       'sse-path': { type: 'string' },
       'poll-path': { type: 'string' },
       profile: { type: 'boolean' },
+      report: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -91,6 +106,7 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
   const mode = values.smoke ? 'smoke' : values.quick ? 'quick' : 'full';
   const preset: BenchOptions = {
     mode,
+    scenarios: [...SCENARIOS],
     sizes: mode === 'full' ? [1000, 5000, 10_000] : mode === 'quick' ? [200, 1000] : [20],
     layouts: mode === 'smoke' ? ['one'] : ['one', 'many'],
     loads: mode === 'smoke' ? [2000] : [10_000, 50_000, 'max'],
@@ -108,6 +124,7 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
       clients: mode === 'full' ? 1000 : 200,
       publications: mode === 'full' ? 1000 : 200,
       liveRate: 100,
+      timeoutMs: mode === 'full' ? 60_000 : 30_000,
     },
     http: {
       enabled: mode !== 'smoke',
@@ -117,11 +134,13 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
       pollIntervalMs: 1000,
     },
     profile: false,
+    report: null,
     outDir: resultsDir,
   };
   const num = (v: string | undefined, fallback: number) => (v === undefined ? fallback : Number(v));
   const opts: BenchOptions = {
     ...preset,
+    scenarios: (list(values.scenarios) as Scenario[] | undefined) ?? preset.scenarios,
     sizes: list(values.sizes)?.map(Number) ?? preset.sizes,
     layouts: (list(values.layouts) as Layout[] | undefined) ?? preset.layouts,
     loads: list(values.loads)?.map((l) => (l === 'max' ? 'max' : Number(l))) ?? preset.loads,
@@ -133,9 +152,12 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
     clientsPerChannel: num(values['clients-per-channel'], preset.clientsPerChannel),
     windowDeliveries: num(values.window, preset.windowDeliveries),
     profile: values.profile ?? false,
+    report: values.report ?? null,
   };
-  if (values['no-recovery']) opts.recovery.enabled = false;
-  if (values['no-http']) opts.http.enabled = false;
+  if (values['no-recovery'] || !opts.scenarios.includes('recovery')) opts.recovery.enabled = false;
+  opts.recovery.clients = num(values['recovery-clients'], opts.recovery.clients);
+  opts.recovery.publications = num(values['recovery-publications'], opts.recovery.publications);
+  if (values['no-http'] || !opts.scenarios.includes('http')) opts.http.enabled = false;
   if (values['sse-path']) opts.http.ssePath = values['sse-path'];
   if (values['poll-path']) opts.http.pollPath = values['poll-path'];
   validate(opts);
@@ -146,6 +168,7 @@ function validate(o: BenchOptions): void {
   const bad = (what: string) => {
     throw new Error(`bad option: ${what} (see npm run bench -- --help)`);
   };
+  if (o.scenarios.some((x) => !SCENARIOS.includes(x))) bad(`--scenarios takes ${SCENARIOS.join(',')}`);
   if (o.sizes.some((n) => !Number.isInteger(n) || n < 1)) bad('--sizes must be positive integers');
   if (o.layouts.some((l) => l !== 'one' && l !== 'many')) bad('--layouts takes one,many');
   if (o.loads.some((l) => l !== 'max' && !(l > 0))) bad('--loads takes positive numbers or max');

@@ -90,6 +90,47 @@ function pickLoad(load: Load, metric: (l: LoadResult) => number): (c: CycleResul
   };
 }
 
+/**
+ * Marginal idle memory per connection of one variant, per repetition: the slope of idle RSS
+ * between the smallest and the largest N (fixed costs such as code and pools cancel out).
+ */
+function marginalBytes(all: CycleResult[], layout: Layout, variant: VariantName): Map<number, number> {
+  const out = new Map<number, number>();
+  const mine = all.filter((c) => c.layout === layout && c.variant === variant && !c.error);
+  for (const rep of new Set(mine.map((c) => c.rep))) {
+    const cs = mine.filter((c) => c.rep === rep).sort((a, b) => a.n - b.n);
+    const lo = cs[0];
+    const hi = cs[cs.length - 1];
+    if (lo && hi && hi.n > lo.n) out.set(rep, (hi.idleRssBytes - lo.idleRssBytes) / (hi.n - lo.n));
+  }
+  return out;
+}
+
+/** taskpulse ÷ peer of the marginal memory, per repetition. */
+function marginalRatios(all: CycleResult[], layout: Layout, peer: VariantName): number[] {
+  const tp = marginalBytes(all, layout, 'taskpulse');
+  const other = marginalBytes(all, layout, peer);
+  return [...tp].filter(([rep]) => other.has(rep)).map(([rep, v]) => v / (other.get(rep) as number));
+}
+
+/** The marginal-memory line of a layout, or '' when fewer than two sizes ran. */
+function marginalLine(all: CycleResult[], layout: Layout, variants: VariantName[], opts: BenchOptions): string {
+  const lo = Math.min(...opts.sizes);
+  const hi = Math.max(...opts.sizes);
+  if (hi <= lo) return '';
+  const cells = variants.map(
+    (v) => `${NAMES[v]} ${spreadCell([...marginalBytes(all, layout, v).values()], 1 / 1024, 1)} KB`,
+  );
+  const ratio = variants.includes('taskpulse')
+    ? `; taskpulse ÷ bare ws ${spreadCell(marginalRatios(all, layout, 'ws'))}, ÷ Socket.IO ${spreadCell(
+        marginalRatios(all, layout, 'socketio'),
+      )}`
+    : '';
+  return `Marginal idle RSS per connection (slope from N=${lo.toLocaleString('en-US')} to ${hi.toLocaleString(
+    'en-US',
+  )}): ${cells.join(', ')}${ratio}.`;
+}
+
 /** The fan-out tables for one layout: throughput/latency/CPU per load, then memory and connect time. */
 export function fanoutTables(all: CycleResult[], layout: Layout, opts: BenchOptions): string {
   const parts: string[] = [];
@@ -120,10 +161,12 @@ export function fanoutTables(all: CycleResult[], layout: Layout, opts: BenchOpti
           continue;
         }
         const undelivered = ls.reduce((a, l) => a + l.undelivered, 0);
+        const excess = ls.reduce((a, l) => a + (l.excess ?? 0), 0);
         const closes = ls.reduce((a, l) => a + l.unexpectedCloses, 0);
         const notes = [
           load !== 'max' && median(ls.map((l) => l.deliveriesPerSec)) < 0.95 * load ? 'saturated' : '',
           undelivered ? `${undelivered} undelivered` : '',
+          excess ? `${excess} delivered twice` : '',
           closes ? `${closes} closed by server` : '',
         ].filter(Boolean);
         rows.push([
@@ -217,7 +260,7 @@ export function fanoutTables(all: CycleResult[], layout: Layout, opts: BenchOpti
     `#### Connections and idle memory, ${layoutLabel(layout, opts)}\n\n${table(
       ['N', 'server', 'connect all s', 'idle RSS MB', 'RSS KB per connection', 'JS heap KB per connection'],
       memRows,
-    )}`,
+    )}\n\n${marginalLine(all, layout, variants, opts)}`,
   );
 
   if (variants.includes('taskpulse')) {
@@ -278,8 +321,6 @@ export function goalsTable(all: CycleResult[], opts: BenchOptions): string {
           pickLoad('max', (l) => l.deliveriesPerSec),
         ),
       );
-      const mem =
-        n >= MIN_N_FOR_MEMORY ? median(ratios(all, layout, n, 'ws', (c) => c.bytesPerConnection)) : Number.NaN;
       const p99 = median(
         ratios(
           all,
@@ -295,23 +336,30 @@ export function goalsTable(all: CycleResult[], opts: BenchOptions): string {
         n.toLocaleString('en-US'),
         `${fmt(cpu)} (${verdict(has(cpu) ? cpu <= 1.1 : null)})`,
         n <= 5000 ? `${fmt(max)} (${verdict(has(max) ? max >= 3 : null)})` : `${fmt(max)} (no goal)`,
-        `${fmt(mem)} (${verdict(has(mem) ? mem <= 1.3 : null)})`,
         `${fmt(p99)} (${verdict(has(p99) ? p99 <= 1 : null)})`,
       ]);
     }
   }
   if (rows.every((r) => r.slice(2).every((cell) => cell.startsWith('—')))) return '';
+  const marginal = opts.layouts
+    .map((layout) => {
+      const m = median(marginalRatios(all, layout, 'ws'));
+      return Number.isFinite(m) ? `${layout}: ${fmt(m)} (${verdict(m <= 1.3)})` : '';
+    })
+    .filter(Boolean);
+  const marginalNote = marginal.length
+    ? `\n\nMarginal idle RSS per connection ÷ bare ws (slope between the smallest and largest N, ≤ 1.3): ${marginal.join(', ')}.`
+    : '';
   return `#### Goals (medians of per-repetition ratios)\n\n${table(
     [
       'layout',
       'N',
       'CPU/delivery @50k ÷ ws (≤ 1.1)',
       'max deliveries/s ÷ Socket.IO (≥ 3 at 1k, 5k)',
-      'RSS/connection ÷ ws (≤ 1.3)',
       'p99 @10k ÷ ws (≤ 1)',
     ],
     rows,
-  )}`;
+  )}${marginalNote}`;
 }
 
 export { fmt, spreadCell, table };

@@ -8,17 +8,17 @@
  * bounded in count and time and killed on exit or Ctrl-C.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type RedisServer, startRedis } from '@taskpulse/testkit';
 import type { ChildHandle } from './ipc';
 import { describeMachine, machineInfo } from './machine';
 import { parseOptions } from './options';
-import { fanoutTables, goalsTable } from './report';
+import { readRun, renderRun, type SavedRun } from './results';
 import type { RunContext } from './scenarios/context';
 import { type CycleResult, runFanoutCycle } from './scenarios/fanout';
-import { type HttpResult, httpTables, runHttpScenario } from './scenarios/http-fallbacks';
-import { type RecoveryResult, recoveryTable, runRecovery } from './scenarios/recovery';
+import { type HttpResult, runHttpScenario } from './scenarios/http-fallbacks';
+import { type RecoveryResult, runRecovery } from './scenarios/recovery';
 import { loadTaskpulse } from './servers/taskpulse-server';
 import type { VariantName } from './servers/types';
 import { killAllChildrenSync, planFdLimit, spawnChild } from './spawn';
@@ -67,6 +67,11 @@ function cycleLine(c: CycleResult): string {
 
 async function main(): Promise<number> {
   const opts = parseOptions(process.argv.slice(2), join(BENCH_DIR, 'results'));
+  if (opts.report) {
+    // npm runs the script in bench/; a relative path means relative to where `npm run` was typed
+    log(renderRun(readRun(resolve(process.env.INIT_CWD ?? process.cwd(), opts.report))));
+    return 0;
+  }
   const deadline = setTimeout(
     () => emergencyStop(`exceeded ${HARD_DEADLINE_MS[opts.mode] / 60_000} min`, 1),
     HARD_DEADLINE_MS[opts.mode],
@@ -135,13 +140,17 @@ async function main(): Promise<number> {
   reps: for (let rep = 1; rep <= opts.reps; rep++) {
     const shift = (rep - 1) % variants.length;
     const order = [...variants.slice(shift), ...variants.slice(0, shift)];
-    for (const n of opts.sizes) {
+    for (const n of opts.scenarios.includes('fanout') ? opts.sizes : []) {
       for (const layout of opts.layouts) {
         for (const variant of order) {
           if (!timeLeft()) break reps;
           const t0 = performance.now();
           const cycle = await runFanoutCycle(ctx, variant, n, layout, rep);
           cycles.push(cycle);
+          for (const l of opts.profile ? cycle.loads : []) {
+            const hot = (l.hotFunctions ?? []).slice(0, 8).map((h) => `${h.where} ${(h.share * 100).toFixed(0)}%`);
+            log(`    profile ${variant} @${l.load}: ${hot.join(', ')}`);
+          }
           log(
             `[rep ${rep}/${opts.reps}] N=${n} ${layout.padEnd(4)} ${variant.padEnd(9)} ${cycleLine(cycle)} ` +
               `(${((performance.now() - t0) / 1000).toFixed(1)} s)`,
@@ -173,23 +182,22 @@ async function main(): Promise<number> {
   await Promise.all([publisher, ...loadgens].map((c) => c.stop()));
   await redis.stop();
 
-  const elapsedS = (Date.now() - startedAt.getTime()) / 1000;
-  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
-  log(`\n## Results — ${opts.mode} run, ${opts.reps} repetition(s), ${elapsedS.toFixed(0)} s\n`);
-  log(`Command: \`${command}\`\n\n${describeMachine(machine).replace('\n', '  \n')}\n`);
-  if (taskpulseUnavailable) log(`taskpulse: not available: ${taskpulseUnavailable}\n`);
-  for (const layout of opts.layouts) log(`${fanoutTables(cycles, layout, { ...opts, variants })}\n`);
-  const goals = goalsTable(cycles, { ...opts, variants });
-  if (goals) log(`${goals}\n`);
-  if (recoveries.length) log(`${recoveryTable(recoveries)}\n`);
-  if (httpResults.some((r) => !r.unavailable)) log(`${httpTables(httpResults)}\n`);
-
+  const saved: SavedRun = {
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    startedAt: startedAt.toISOString(),
+    elapsedS: (Date.now() - startedAt.getTime()) / 1000,
+    machine,
+    options: opts,
+    variants,
+    taskpulseUnavailable,
+    cycles,
+    recoveries,
+    http: httpResults,
+  };
+  log(`\n${renderRun(saved)}`);
   mkdirSync(opts.outDir, { recursive: true });
-  const file = join(opts.outDir, `${startedAt.toISOString().replace(/[:.]/g, '-')}-${opts.mode}.json`);
-  writeFileSync(
-    file,
-    `${JSON.stringify({ command, startedAt, elapsedS, machine, options: opts, taskpulseUnavailable, cycles, recoveries, http: httpResults }, null, 1)}\n`,
-  );
+  const file = join(opts.outDir, `${saved.startedAt.replace(/[:.]/g, '-')}-${opts.mode}.json`);
+  writeFileSync(file, `${JSON.stringify(saved, null, 1)}\n`);
   log(`raw results: ${file}`);
 
   if (opts.mode === 'smoke') {

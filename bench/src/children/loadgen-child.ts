@@ -135,6 +135,16 @@ function open(client: BenchClient, timeoutMs: number): Promise<void> {
       clearTimeout(timer);
       resolve();
     };
+    // an error frame before the handshake finished (e.g. a subscribe answered `unavailable`)
+    // fails this client at once, with the server's reason
+    clientCtx.error = (c, message) => {
+      ctx.error(c, message);
+      if (c.ready) return;
+      clearTimeout(timer);
+      c.closing = true;
+      ws.terminate();
+      reject(new Error(`error frame before ready: ${message}`));
+    };
     ws.on('open', () => dialect.onOpen(client, clientCtx));
     ws.on('message', (data: Buffer) => dialect.onMessage(client, data, clientCtx));
     ws.on('error', (err) => {

@@ -7,6 +7,7 @@ import { monitorEventLoopDelay, PerformanceObserver, performance } from 'node:pe
 import { serveIpc } from '../ipc';
 import { loadVariant } from '../servers/index';
 import type { RunningServer, ServerStartOptions, VariantName } from '../servers/types';
+import { startWindowProfile, stopWindowProfile } from './window-profiler';
 
 /** Cumulative counters of one process at one instant. */
 export interface ProcessSample {
@@ -77,6 +78,8 @@ serveIpc({
     gc?.();
     return sample({});
   },
+  profileStart: () => startWindowProfile(),
+  profileStop: (args: { file: string }) => stopWindowProfile(args.file),
   async close() {
     await server?.close();
     server = null;

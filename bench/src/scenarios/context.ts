@@ -49,7 +49,6 @@ export async function startServerProcess(
     name: `${variant}-server`,
     entry: 'children/server-child.ts',
     fd: ctx.fd,
-    nodeFlags: ctx.options.profile ? ['--cpu-prof', `--cpu-prof-dir=${ctx.profileDir}`] : [],
   });
   try {
     const started = await child.call<{ port: number; path: string }>(
@@ -75,12 +74,12 @@ export async function startServerProcess(
 
 /**
  * Ends a cycle: the load generators stop counting closes as unexpected, the server goes (SIGKILL,
- * the fast way: the kernel closes its sockets, so the TIME_WAIT states stay on the server's side;
- * a clean close when profiling, so `--cpu-prof` gets written), then the clients are released.
+ * the fast way: the kernel closes its sockets, so the TIME_WAIT states stay on the server's side),
+ * then the clients are released.
  */
 export async function endCycle(ctx: RunContext, server: ServerProcess | null, loadgens = ctx.loadgens): Promise<void> {
   await Promise.all(loadgens.map((lg) => lg.call('expectClose', {}, 10_000).catch(() => {})));
-  if (server) await (ctx.options.profile ? server.child.stop(5000) : server.child.kill());
+  if (server) await server.child.kill();
   await Promise.all(loadgens.map((lg) => lg.call('closeAll', { waitMs: 5000 }, 30_000).catch(() => {})));
 }
 

@@ -3,9 +3,11 @@
  * load in turn (fixed rates, then closed-loop max) on the same connections.
  */
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import type { ConnectResult } from '../children/loadgen-child';
 import type { PublishRunArgs, PublishRunResult } from '../children/publisher-child';
 import type { ProcessSample } from '../children/server-child';
+import type { HotFunction } from '../children/window-profiler';
 import { count, merge, quantile, subtract } from '../histogram';
 import type { Layout, Load } from '../options';
 import { boxBusy, boxIrq } from '../proc-stats';
@@ -60,10 +62,16 @@ export interface LoadResult {
   irqCores: number;
   otherCores: number;
   windowMs: number;
-  /** After draining: deliveries still missing (should be 0), and sockets closed by the server. */
+  /**
+   * After draining: deliveries still missing, and deliveries beyond published × clients (both
+   * should be 0: nothing lost, nothing twice), and sockets closed by the server.
+   */
   undelivered: number;
+  excess: number;
   unexpectedCloses: number;
   closeCodes: Record<string, number>;
+  /** With --profile: the server's functions with the most self time in the window. */
+  hotFunctions?: HotFunction[];
 }
 
 /** Figures of one variant × N × layout cycle. */
@@ -181,7 +189,8 @@ export async function runFanoutCycle(
     phase('idle');
 
     for (const load of o.loads) {
-      result.loads.push(await runLoad(ctx, server, loadgens, channels, fanout, load));
+      const label = `${variant}-${n}-${layout}-rep${rep}`;
+      result.loads.push(await runLoad(ctx, server, loadgens, channels, fanout, load, label));
       phase(`load-${load}`);
     }
   } catch (err) {
@@ -201,6 +210,7 @@ async function runLoad(
   channels: string[],
   fanout: number,
   load: Load,
+  label: string,
 ): Promise<LoadResult> {
   const o = ctx.options;
   const closed = load === 'max';
@@ -232,8 +242,15 @@ async function runLoad(
   const run = ctx.publisher.call<PublishRunResult>('run', runArgs, runArgs.durationMs + 30_000);
   await sleep(o.warmupMs);
   const m0 = await takeMarks(ctx, server, loadgens);
+  const profiling = o.profile ? server.child.call('profileStart', {}, 60_000) : null;
   await sleep(Math.max(0, m0.atMs + o.measureMs - performance.now()));
   const m1 = await takeMarks(ctx, server, loadgens);
+  let hot: HotFunction[] | undefined;
+  if (profiling) {
+    await profiling;
+    const file = join(ctx.profileDir, `${label}-${load}.cpuprofile`);
+    hot = await server.child.call<HotFunction[]>('profileStop', { file }, 60_000);
+  }
   const published = await run;
 
   // drain: wait until everything published arrived, or nothing moved for a second
@@ -256,7 +273,10 @@ async function runLoad(
   for (const u of unsubscribers) u();
   const after = await takeMarks(ctx, server, loadgens);
   const [s0, s1] = await Promise.all([m0.serverSample, m1.serverSample]);
-  return summarize(load, pubsPerSec, published, m0, m1, s0, s1, expected - total, before, after);
+  const result = summarize(load, pubsPerSec, published, m0, m1, s0, s1, expected - total, before, after);
+  result.excess = Math.max(0, after.loadgens.reduce((a, m) => a + m.received, 0) - startReceived - expected);
+  if (hot) result.hotFunctions = hot;
+  return result;
 }
 
 function summarize(
@@ -330,6 +350,7 @@ function summarize(
         sec,
     windowMs,
     undelivered: Math.max(0, undelivered),
+    excess: 0,
     unexpectedCloses,
     closeCodes,
   };

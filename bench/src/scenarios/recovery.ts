@@ -24,6 +24,10 @@ export interface RecoveryResult {
   catchUpMs: number;
   /** Hub CPU from the reconnect until everything was delivered, ms. */
   hubCpuMs: number;
+  /** Clients that reached the last missed publication (all of them when it worked). */
+  caughtUp: number;
+  /** Publications received by all clients from the reconnect until they caught up (or the timeout). */
+  recoveryDeliveries: number;
   lost: number;
   duplicates: number;
   recovered: number;
@@ -67,6 +71,8 @@ export async function runRecovery(ctx: RunContext, rep: number): Promise<Recover
     reconnectMs: Number.NaN,
     catchUpMs: Number.NaN,
     hubCpuMs: Number.NaN,
+    caughtUp: 0,
+    recoveryDeliveries: 0,
     lost: 0,
     duplicates: 0,
     recovered: 0,
@@ -128,19 +134,26 @@ export async function runRecovery(ctx: RunContext, rep: number): Promise<Recover
       maxInFlight: 100,
     };
     const live = ctx.publisher.call<PublishRunResult>('run', liveArgs, 60_000);
+    const received0 = (await all<number>('received', {})).reduce((a, b) => a + b, 0);
     const t0 = performance.now();
+    const timeoutMs = ctx.options.recovery.timeoutMs;
     const reconnects = await all<ConnectResult & { startedUs: number }>(
       'reconnect',
-      { concurrency: n, timeoutMs: 30_000, caughtUpOffset: target },
-      60_000,
+      { concurrency: n, timeoutMs, caughtUpOffset: target },
+      timeoutMs + 30_000,
     );
     result.reconnectMs = performance.now() - t0;
     const refailed = reconnects.reduce((a, c) => a + c.failed, 0);
-    if (refailed)
-      throw new Error(`${refailed} clients failed to reconnect: ${reconnects.find((c) => c.firstError)?.firstError}`);
-    const caught = await all<CaughtUp>('waitCaughtUp', { timeoutMs: 30_000 }, 60_000);
-    if (caught.some((c) => c.caughtUpAtUs === null)) {
-      throw new Error(`only ${caught.reduce((a, c) => a + c.caughtUp, 0)} of ${n} clients caught up within 30 s`);
+    const caught = await all<CaughtUp>('waitCaughtUp', { timeoutMs: refailed ? 0 : timeoutMs }, timeoutMs + 30_000);
+    result.caughtUp = caught.reduce((a, c) => a + c.caughtUp, 0);
+    result.recoveryDeliveries = (await all<number>('received', {})).reduce((a, b) => a + b, 0) - received0;
+    result.hubCpuMs = ((await server.child.call<ProcessSample>('sample')).cpuUs - cpu0.cpuUs) / 1000;
+    if (refailed || caught.some((c) => c.caughtUpAtUs === null)) {
+      const why = reconnects.find((c) => c.firstError)?.firstError;
+      throw new Error(
+        `${result.caughtUp} of ${n} clients caught up, ${refailed} not even resubscribed within ${timeoutMs / 1000} s` +
+          `${why ? ` (${why})` : ''}; ${result.recoveryDeliveries} publications delivered by then, hub CPU ${Math.round(result.hubCpuMs)} ms`,
+      );
     }
     const startUs = Math.min(...reconnects.map((r) => r.startedUs));
     result.catchUpMs = (Math.max(...caught.map((c) => c.caughtUpAtUs as number)) - startUs) / 1000;
@@ -199,7 +212,7 @@ async function expectCaughtUp(
 export function recoveryTable(results: RecoveryResult[]): string {
   const rows = results.map((r) =>
     r.error
-      ? [String(r.rep), String(r.clients), String(r.missed), `failed: ${r.error}`, '', '', '', '', '']
+      ? [String(r.rep), String(r.clients), String(r.missed), '', '', '', fmt(r.hubCpuMs, 0), '', `NO: ${r.error}`]
       : [
           String(r.rep),
           r.clients.toLocaleString('en-US'),

@@ -1,5 +1,5 @@
-import { chromium, type Browser } from 'playwright-core';
 import { requireBinary } from '@taskpulse/testkit';
+import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Demo, startDemo } from '../src/server';
 
@@ -15,7 +15,13 @@ describe('worker-status demo (smoke, real Chromium)', () => {
     browser = await chromium.launch({
       executablePath,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
 
@@ -31,11 +37,9 @@ describe('worker-status demo (smoke, real Chromium)', () => {
       timeout: 15_000,
     });
     const first = Number(await page.textContent('#processed_total'));
-    await page.waitForFunction(
-      (n) => Number(document.getElementById('processed_total')?.textContent) > n,
-      first,
-      { timeout: 15_000 },
-    );
+    await page.waitForFunction((n) => Number(document.getElementById('processed_total')?.textContent) > n, first, {
+      timeout: 15_000,
+    });
     expect(await page.textContent('#conn')).toBe('live');
     expect(await page.textContent('#workers')).toBe('3');
     expect(Number(await page.textContent('#processed_total'))).toBeGreaterThan(1234);

@@ -148,6 +148,32 @@ describe('taskpulse-hub command', () => {
     expect(await two.exit).toBe(0);
   });
 
+  it('says how to install @taskpulse/redis-bridge when --redis-url is given without it', async () => {
+    // A module hook that makes the optional peer unresolvable, as on an install without it.
+    const hooks = join(dir, 'hide-redis-bridge-hooks.mjs');
+    writeFileSync(
+      hooks,
+      `export async function resolve(specifier, context, next) {
+  if (specifier === '@taskpulse/redis-bridge') {
+    throw Object.assign(new Error("Cannot find package '@taskpulse/redis-bridge'"), { code: 'ERR_MODULE_NOT_FOUND' });
+  }
+  return next(specifier, context);
+}
+`,
+    );
+    const register = join(dir, 'hide-redis-bridge.mjs');
+    writeFileSync(
+      register,
+      `import { register } from 'node:module';\nregister(${JSON.stringify(`file://${hooks}`)});\n`,
+    );
+    const run = runCli(['--port', '0', '--redis-url', 'redis://127.0.0.1:1'], {
+      NODE_OPTIONS: `--import ${register}`,
+    });
+    running.push(run);
+    expect(await run.exit).toBe(2);
+    expect(run.stderr()).toMatch(/npm install @taskpulse\/redis-bridge/);
+  });
+
   it('exits 1 with a message when the port is taken', async () => {
     const first = runCli(['--port', '0', '--host', '127.0.0.1']);
     running.push(first);

@@ -1,5 +1,5 @@
 import { CloseCode, type Publication, type ServerFrame } from '@taskpulse/protocol';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createHubCore, type SessionTransport } from '../src/index';
 
 function fakeTransport(name = 'test') {
@@ -11,8 +11,7 @@ function fakeTransport(name = 'test') {
     deliver: (p) => frames.push(JSON.parse(p.frame)),
     close: (code, reason) => closes.push({ code, reason }),
   };
-  const pubs = () =>
-    frames.filter((f): f is Extract<ServerFrame, { type: 'publication' }> => f.type === 'publication');
+  const pubs = () => frames.filter((f): f is Extract<ServerFrame, { type: 'publication' }> => f.type === 'publication');
   return { transport, frames, closes, pubs };
 }
 
@@ -133,5 +132,28 @@ describe('hub core sessions', () => {
     expect(t.frames.filter((f) => f.type === 'pong')).toHaveLength(3);
     expect(t.frames.filter((f) => f.type === 'error' && f.code === 'rate_limited')).toHaveLength(2);
     await core.close();
+  });
+});
+
+describe('abuse counters', () => {
+  it('count within a rolling minute: occasional bad frames never close, a burst does', async () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: ['Date'] });
+    try {
+      const core = createHubCore({ limits: { maxInvalidFrames: 3 } });
+      const t = fakeTransport();
+      const s = core.openSession({}, t.transport);
+      for (let i = 0; i < 10; i++) {
+        s.handleText('not json');
+        s.handleText('not json');
+        vi.setSystemTime(Date.now() + 61_000);
+      }
+      expect(t.frames.filter((f) => f.type === 'error')).toHaveLength(20);
+      expect(t.closes).toEqual([]);
+      for (let i = 0; i < 3; i++) s.handleText('not json');
+      expect(t.closes[0]?.code).toBe(CloseCode.BadRequest);
+      await core.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

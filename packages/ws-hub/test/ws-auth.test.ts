@@ -172,6 +172,21 @@ describe('custom authentication hooks and other key types', () => {
     await b.close();
   });
 
+  it('answers 503 unavailable when the key set cannot be fetched (not the fault of the client)', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    t = await startHub({ authenticate: createJwtAuthenticator({ jwksUrl: `http://127.0.0.1:${port}/jwks.json` }) });
+    const ec = await generateKeyPair('ES256');
+    const jwt = await new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: 'ES256', kid: 'k' }).sign(ec.privateKey);
+    const refused = await TestClient.expectRejected(t.wsUrl, { token: jwt });
+    expect(refused.status).toBe(503);
+    expect(refused.body?.error?.code).toBe('unavailable');
+    // A malformed token is still the client's fault.
+    expect((await TestClient.expectRejected(t.wsUrl, { token: 'x.y.z' })).status).toBe(401);
+  });
+
   it('accepts requests without a token as anonymous when optional, but still rejects bad tokens', async () => {
     t = await startHub({ authenticate: createJwtAuthenticator({ secret: SECRET, optional: true }) });
     const anonymous = await TestClient.connect(t.wsUrl);

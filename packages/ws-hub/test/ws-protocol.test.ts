@@ -1,5 +1,6 @@
 import { PROTOCOL_VERSION, type Publication, type SubscribedFrame } from '@taskpulse/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WireCodec } from '../src/index';
 import { startHub, type TestHub } from './helpers/hub';
 import { nextTurn, waitUntil } from './helpers/wait';
 import { TestClient } from './helpers/ws-client';
@@ -155,5 +156,72 @@ describe('native WebSocket protocol', () => {
       return delivered >= 3;
     }, 'deliveries metric');
     expect(delivered).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('other WebSocket settings', () => {
+  it('works with per-message compression negotiated (the ws Sender path instead of pre-framed writes)', async () => {
+    const t = await startHub({ perMessageDeflate: true });
+    try {
+      const { default: WebSocket } = await import('ws');
+      const ws = new WebSocket(t.wsUrl, { perMessageDeflate: true });
+      const frames: Array<{ type: string; publications?: unknown[]; offset?: number }> = [];
+      ws.on('message', (data) => frames.push(JSON.parse(data.toString())));
+      await new Promise((resolve, reject) => {
+        ws.once('open', resolve);
+        ws.once('error', reject);
+      });
+      expect(ws.extensions).toMatch(/permessage-deflate/);
+      ws.send(JSON.stringify({ type: 'subscribe', channel: 'task:z', id: 1 }));
+      await waitUntil(() => frames.some((f) => f.type === 'subscribed'), 'subscribed');
+      await Promise.all(Array.from({ length: 20 }, (_, i) => t.hub.core.publish('task:z', 'e', 'x'.repeat(500) + i)));
+      const count = () =>
+        frames.reduce(
+          (n, f) => n + (f.type === 'batch' ? (f.publications?.length ?? 0) : f.type === 'publication' ? 1 : 0),
+          0,
+        );
+      await waitUntil(() => count() === 20, '20 compressed publications');
+      expect(frames.map((f) => f.type).slice(0, 2)).toEqual(['welcome', 'subscribed']);
+      ws.close();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('mounts a custom codec on its own path: its frames, its greeting, no batching', async () => {
+    const bare: WireCodec = {
+      name: 'bare',
+      open: (_context, session) => ({
+        batchable: false,
+        greeting: () => '{"hello":"bare"}',
+        onText: (text) => {
+          // This dialect's clients just name the channel they want.
+          void session.subscribe(text.trim());
+        },
+        encodePublication: (p) => JSON.stringify(p.pub.data),
+        encodeControl: (frame) => (frame.type === 'error' ? JSON.stringify({ oops: frame.code }) : null),
+      }),
+    };
+    const t = await startHub({ dialects: [{ path: '/bare', codec: bare }] });
+    try {
+      const { default: WebSocket } = await import('ws');
+      const ws = new WebSocket(t.wsUrl.replace('/taskpulse/ws', '/bare'));
+      const texts: string[] = [];
+      ws.on('message', (data) => texts.push(data.toString()));
+      await new Promise((resolve, reject) => {
+        ws.once('open', resolve);
+        ws.once('error', reject);
+      });
+      ws.send('task:bare');
+      await waitUntil(() => t.hub.core.router.listenerCount('task:bare') === 1, 'the dialect subscription');
+      await Promise.all([1, 2, 3].map((i) => t.hub.core.publish('task:bare', 'e', { i })));
+      ws.send('not a channel!');
+      await waitUntil(() => texts.length === 5, 'greeting, three publications and an error');
+      expect(texts).toEqual(['{"hello":"bare"}', '{"i":1}', '{"i":2}', '{"i":3}', '{"oops":"bad_channel"}']);
+      expect(t.hub.stats().by_transport).toEqual({ bare: 1 });
+      ws.close();
+    } finally {
+      await t.close();
+    }
   });
 });

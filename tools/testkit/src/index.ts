@@ -5,4 +5,4 @@
 export { freePort, uniqueId } from './ports';
 export { DEBIAN_PYTHON, MissingPrerequisiteError, requireBinary, requirePythonModules } from './prereq';
 export { type RedisClusterHandle, type StartRedisClusterOptions, startRedisCluster } from './redis-cluster';
-export { rawRedisCommand, type RedisServer, type StartRedisOptions, startRedis } from './redis-server';
+export { type RedisServer, rawRedisCommand, type StartRedisOptions, startRedis } from './redis-server';

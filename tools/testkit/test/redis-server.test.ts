@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { MissingPrerequisiteError, requireBinary, startRedis, type RedisServer } from '../src/index';
+import { MissingPrerequisiteError, type RedisServer, requireBinary, startRedis } from '../src/index';
 
 describe('startRedis', () => {
   const servers: RedisServer[] = [];

@@ -86,10 +86,13 @@ function principalOf(payload: JWTPayload, userIdClaim: string, projectIdsClaim: 
   };
 }
 
-function toTaskpulseError(error: unknown): TaskpulseError {
+function toTaskpulseError(error: unknown, remoteKeys: boolean): TaskpulseError {
   const code = (error as { code?: unknown } | null)?.code;
   if (code === 'ERR_JWT_EXPIRED') return new TaskpulseError('unauthorized', 'token expired', { cause: error });
-  if (code === 'ERR_JWKS_TIMEOUT') return new TaskpulseError('unavailable', 'key set unreachable', { cause: error });
+  // The key set could not be fetched (timeout, network, not a 200): not the client's fault.
+  if (code === 'ERR_JWKS_TIMEOUT' || (remoteKeys && (code === 'ERR_JOSE_GENERIC' || typeof code !== 'string'))) {
+    return new TaskpulseError('unavailable', 'the key set is unreachable', { cause: error });
+  }
   if (typeof code === 'string' && code.startsWith('ERR_J')) {
     return new TaskpulseError('unauthorized', `invalid token: ${(error as Error).message}`, { cause: error });
   }
@@ -155,7 +158,7 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): Authen
       const { payload } = await jose.jwtVerify(token, verifyKey as Parameters<Jose['jwtVerify']>[1], verifyOptions);
       return principalOf(payload, userIdClaim, projectIdsClaim);
     } catch (error) {
-      throw toTaskpulseError(error);
+      throw toTaskpulseError(error, options.jwksUrl !== undefined);
     }
   };
 }

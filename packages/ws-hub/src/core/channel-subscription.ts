@@ -23,8 +23,8 @@ export interface SubscriptionTarget {
    * could not be recovered): send this unsolicited `subscribed` frame with `recovered: false`.
    */
   rebaseline(frame: SubscribedFrame): void;
-  /** A background recovery failed (broker unavailable); the subscription keeps going live. */
-  onError?(error: unknown): void;
+  /** A background recovery of `channel` failed (broker unavailable); the subscription keeps going live. */
+  onError?(error: unknown, channel: string): void;
 }
 
 /** The result of {@link openChannelSubscription}. */
@@ -206,7 +206,7 @@ export class ChannelSubscription implements ChannelListener {
         this.#rebaseline(state.epoch, state.offset, state.latest);
       }
     } catch (error) {
-      this.#target.onError?.(error);
+      this.#target.onError?.(error, this.channel);
     }
     if (this.#mode === 'buffering') this.start();
   }

@@ -39,6 +39,10 @@ export interface HubStats {
 
 const silentLogger: HubLogger = { error() {}, warn() {} };
 
+// One principal object for every anonymous connection (an object per connection adds up at 10k
+// connections); frozen, since it is shared.
+const ANONYMOUS: Principal = Object.freeze({});
+
 /**
  * The hub core. Create it with {@link createHubCore}; bindings call {@link HubCore.authenticate},
  * {@link HubCore.admit} and {@link HubCore.openSession}.
@@ -107,13 +111,14 @@ export class HubCore {
   }
 
   /**
-   * Authenticates a request with the configured hook. Returns the principal (anonymous `{}`
-   * when the hook returns null or none is configured); throws `unauthorized`/`forbidden`.
+   * Authenticates a request with the configured hook. Returns the principal (a shared, frozen
+   * anonymous `{}` when the hook returns null or none is configured); throws
+   * `unauthorized`/`forbidden`.
    */
   async authenticate(request: IncomingMessage): Promise<Principal> {
-    if (!this.#authenticate) return {};
+    if (!this.#authenticate) return ANONYMOUS;
     try {
-      return (await this.#authenticate(request)) ?? {};
+      return (await this.#authenticate(request)) ?? ANONYMOUS;
     } catch (error) {
       const e = TaskpulseError.from(error, 'unauthorized');
       throw e.code === 'internal' ? new TaskpulseError('unauthorized', e.message, { cause: error }) : e;

@@ -23,7 +23,7 @@ export interface HubLimits {
   maxFramesPerSecond: number;
   /** Burst of client frames allowed above the rate. @default 50 */
   frameBurst: number;
-  /** Invalid frames tolerated before the connection is closed with 4400. @default 10 */
+  /** Invalid frames tolerated within one minute before the connection is closed with 4400. @default 10 */
   maxInvalidFrames: number;
   /** A connection with no subscription and no client frame for this long is closed with 4408. @default 300000 (5 min) */
   idleTimeoutMs: number;

@@ -43,11 +43,14 @@ export interface SessionTransport {
 
 type RequestId = string | number | undefined;
 
+/** Invalid frames and rate-limit violations are counted over windows of this length, in ms. */
+const ABUSE_WINDOW_MS = 60_000;
+
 /**
  * One connection's protocol state: subscriptions and their positions, limits, frame handling.
  * Created by {@link HubCore.openSession}; the binding feeds it client text and closes it.
  */
-export class Session {
+export class Session implements SubscriptionTarget {
   /** The client id announced in the welcome frame. */
   readonly id: string;
   /** Who is connected. */
@@ -60,13 +63,16 @@ export class Session {
   lastActivityAt: number;
   readonly #core: HubCore;
   /**
-   * Subscriptions; a {@link SessionSink} marks one still being set up. A short array searched
+   * Subscriptions; a `PendingSubscription` marks one still being set up. A short array searched
    * linearly (at most `maxChannelsPerConnection` entries, searched only on subscribe and
    * unsubscribe) weighs a fraction of a Map, and most connections hold one or two channels.
    */
-  readonly #subs: Array<ChannelSubscription | SessionSink> = [];
+  #subs: Array<ChannelSubscription | PendingSubscription> = NO_SUBSCRIPTIONS;
+  // Abuse counters cover a rolling window, so a client that misbehaves now and then (a burst, one
+  // bad frame an hour) is answered with error frames but never accumulates its way to a close.
   #invalidFrames = 0;
   #rateViolations = 0;
+  #abuseWindowStart = 0;
   #tokens: number;
   #tokensAt: number;
   #closed = false;
@@ -120,6 +126,7 @@ export class Session {
     if (this.#closed) return;
     this.lastActivityAt = Date.now();
     if (!this.#takeToken()) {
+      this.#rollAbuseWindow();
       this.#rateViolations++;
       this.sendError('rate_limited', 'too many frames; slow down', peekRequestId(text));
       if (this.#rateViolations > this.#core.limits.frameBurst) {
@@ -183,14 +190,17 @@ export class Session {
       );
       return false;
     }
-    // The sink marks the subscription as pending; unsubscribing (or unsubscribing and subscribing
-    // again) meanwhile replaces or removes it, and the outdated attempt then backs out.
-    const sink = new SessionSink(this.#core, this.transport, channel);
-    this.#subs.push(sink);
+    // The marker stands for the pending subscription; unsubscribing (or unsubscribing and
+    // subscribing again) meanwhile removes or replaces it, and the outdated attempt backs out.
+    const pending: PendingSubscription = { channel };
+    // An exact-size array for the first channel (an empty one grows to 17 slots on its first push).
+    if (this.#subs.length === 0) this.#subs = [pending];
+    else this.#subs.push(pending);
     try {
       await this.#core.authorize(this.principal, channel, 'subscribe');
-      const opened = await this.#core.openSubscription(channel, since, sink);
-      const index = this.#subs.indexOf(sink);
+      // The session itself is the subscription's target (no object per subscription).
+      const opened = await this.#core.openSubscription(channel, since, this);
+      const index = this.#subs.indexOf(pending);
       if (this.#closed || index === -1) {
         opened.subscription.close();
         return false;
@@ -203,7 +213,7 @@ export class Session {
       opened.subscription.start();
       return true;
     } catch (error) {
-      this.#remove(sink);
+      this.#remove(pending);
       const e = TaskpulseError.from(error, 'unavailable');
       this.sendError(e.code, e.message, id, channel);
       return false;
@@ -228,12 +238,12 @@ export class Session {
     this.#sendUnsubscribed(channel, id);
   }
 
-  #find(channel: string): ChannelSubscription | SessionSink | undefined {
+  #find(channel: string): ChannelSubscription | PendingSubscription | undefined {
     for (const sub of this.#subs) if (sub.channel === channel) return sub;
     return undefined;
   }
 
-  #remove(sub: ChannelSubscription | SessionSink): void {
+  #remove(sub: ChannelSubscription | PendingSubscription): void {
     const index = this.#subs.indexOf(sub);
     if (index !== -1) this.#subs.splice(index, 1);
   }
@@ -265,8 +275,24 @@ export class Session {
       sub.close();
       this.#core.metrics.subscriptions.dec();
     }
-    this.#subs.length = 0;
+    this.#subs = NO_SUBSCRIPTIONS;
     this.#core.releaseSession(this);
+  }
+
+  /** @internal {@inheritDoc SubscriptionTarget.deliver} */
+  deliver(publication: SerializedPublication, kind: ChannelKind): void {
+    this.transport.deliver(publication, kind);
+  }
+
+  /** @internal {@inheritDoc SubscriptionTarget.rebaseline} */
+  rebaseline(frame: SubscribedFrame): void {
+    this.#core.metrics.recoveries.inc({ outcome: 'reset' });
+    this.transport.sendControl(JSON.stringify(frame), frame);
+  }
+
+  /** @internal {@inheritDoc SubscriptionTarget.onError} */
+  onError(error: unknown, channel: string): void {
+    this.#core.logger.warn('recovery failed', { clientId: this.id, channel, error: String(error) });
   }
 
   async #publish(frame: Extract<ClientFrame, { type: 'publish' }>): Promise<void> {
@@ -288,7 +314,17 @@ export class Session {
     }
   }
 
+  #rollAbuseWindow(): void {
+    const now = Date.now();
+    if (now - this.#abuseWindowStart >= ABUSE_WINDOW_MS) {
+      this.#abuseWindowStart = now;
+      this.#invalidFrames = 0;
+      this.#rateViolations = 0;
+    }
+  }
+
   #countInvalid(): void {
+    this.#rollAbuseWindow();
     this.#invalidFrames++;
     if (this.#invalidFrames >= this.#core.limits.maxInvalidFrames) {
       this.#core.metrics.rejections.inc({ reason: 'invalid_frames' });
@@ -307,31 +343,10 @@ export class Session {
   }
 }
 
-/**
- * Where one subscription of a session delivers: a small object with its methods on the prototype
- * (three closures and their context per subscription would weigh more at 10k connections).
- */
-class SessionSink implements SubscriptionTarget {
+// Shared by every session without subscriptions; replaced (never written to) on the first one.
+const NO_SUBSCRIPTIONS: Array<ChannelSubscription | PendingSubscription> = [];
+
+/** Marks a subscription still being set up (its identity tells an outdated attempt apart). */
+interface PendingSubscription {
   readonly channel: string;
-  readonly #core: HubCore;
-  readonly #transport: SessionTransport;
-
-  constructor(core: HubCore, transport: SessionTransport, channel: string) {
-    this.#core = core;
-    this.#transport = transport;
-    this.channel = channel;
-  }
-
-  deliver(publication: SerializedPublication, kind: ChannelKind): void {
-    this.#transport.deliver(publication, kind);
-  }
-
-  rebaseline(frame: SubscribedFrame): void {
-    this.#core.metrics.recoveries.inc({ outcome: 'reset' });
-    this.#transport.sendControl(JSON.stringify(frame), frame);
-  }
-
-  onError(error: unknown): void {
-    this.#core.logger.warn('recovery failed', { channel: this.channel, error: String(error) });
-  }
 }

@@ -53,7 +53,7 @@ export class HeartbeatMonitor {
         if (now - connection.pingSentAt >= pongTimeoutMs) {
           // No pong: the peer is gone (or its network is); a closing handshake would never finish.
           this.#options.onDeadPeer();
-          connection.terminate();
+          connection.terminate(CloseCode.Timeout, 'heartbeat timeout');
           continue;
         }
       } else if (heartbeatIntervalMs > 0 && now >= connection.nextPingAt) {

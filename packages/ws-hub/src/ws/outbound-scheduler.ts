@@ -77,6 +77,8 @@ function sameRun(
 /** Flushes dirty connections once per event-loop turn. */
 export class OutboundScheduler {
   #dirty: Flushable[] = [];
+  // The list being flushed; the two lists trade places every turn instead of a new one each turn.
+  #flushing: Flushable[] = [];
   #scheduled = false;
   readonly #cycle = new FlushCycle();
   readonly #counters: DeliveryCounter[] = [];
@@ -115,18 +117,15 @@ export class OutboundScheduler {
     }
   }
 
-  /** Flushes everything now (used when closing). */
-  flushNow(): void {
-    this.#flushAll();
-  }
-
   readonly #flushAll = (): void => {
     this.#scheduled = false;
     // Connections made dirty while flushing (a write that synchronously triggers a delivery)
     // land in the next list and get their own turn.
     const dirty = this.#dirty;
-    this.#dirty = [];
-    for (const target of dirty) {
+    this.#dirty = this.#flushing;
+    this.#flushing = dirty;
+    for (let i = 0; i < dirty.length; i++) {
+      const target = dirty[i] as Flushable;
       try {
         target.flush(this.#cycle);
       } catch (error) {
@@ -134,6 +133,7 @@ export class OutboundScheduler {
         this.#onError(error);
       }
     }
+    dirty.length = 0;
     this.#cycle.clear();
     this.commitCounts();
   };

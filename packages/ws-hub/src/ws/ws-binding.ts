@@ -8,13 +8,13 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { TaskpulseError } from '@taskpulse/protocol';
 import { type PerMessageDeflateOptions, type WebSocket, WebSocketServer } from 'ws';
-import type { CodecContext, WireCodec } from '../core/codec';
+import { type CodecContext, nativeCodec, type WireCodec } from '../core/codec';
 import type { HubCore } from '../core/hub-core';
 import type { Principal } from '../core/principal';
 import { HeartbeatMonitor } from './heartbeat';
 import { type DeliveryCounter, OutboundScheduler } from './outbound-scheduler';
 import { rejectUpgrade } from './reject-upgrade';
-import { HubWebSocket, WsConnection, type WsConnectionShared } from './ws-connection';
+import { HubWebSocket, WsConnection, type WsConnectionShared, type WsMountState } from './ws-connection';
 
 /** A wire codec mounted on a WebSocket path. */
 export interface WsMount {
@@ -94,12 +94,12 @@ function swallow(): void {
 
 /** Creates the WebSocket binding of a hub core. */
 export function createWsBinding(core: HubCore, options: WsBindingOptions): WsBinding {
-  const mounts = new Map<string, WireCodec>();
+  const codecs = new Map<string, WireCodec>();
   for (const mount of options.mounts) {
-    if (mounts.has(mount.path)) {
+    if (codecs.has(mount.path)) {
       throw new TaskpulseError('bad_request', `two WebSocket codecs are mounted on ${mount.path}`);
     }
-    mounts.set(mount.path, mount.codec);
+    codecs.set(mount.path, mount.codec);
   }
   const { logger, metrics, limits } = core;
   const wss = new WebSocketServer({
@@ -110,7 +110,6 @@ export function createWsBinding(core: HubCore, options: WsBindingOptions): WsBin
     WebSocket: HubWebSocket,
   });
   const connections = new Set<WsConnection>();
-  const counters = new Map<string, DeliveryCounter>();
   const scheduler = new OutboundScheduler((error) => logger.error('flush failed', { error: String(error) }));
   let peakBacklogBytes = 0;
   let slowConsumers = 0;
@@ -145,16 +144,33 @@ export function createWsBinding(core: HubCore, options: WsBindingOptions): WsBin
     onIdle: () => metrics.rejections.inc({ reason: 'idle_timeout' }),
   });
 
-  function counterFor(name: string): DeliveryCounter {
-    let counter = counters.get(name);
+  // One state per path, and one delivery counter per transport name (label lookups happen here,
+  // never per delivery).
+  const counters = new Map<string, DeliveryCounter>();
+  const mounts = new Map<string, { codec: WireCodec; state: WsMountState }>();
+  for (const [path, codec] of codecs) {
+    let counter = counters.get(codec.name);
     if (!counter) {
-      counter = scheduler.counter(metrics.deliveries.labels({ transport: name }));
-      counters.set(name, counter);
+      counter = scheduler.counter(metrics.deliveries.labels({ transport: codec.name }));
+      counters.set(codec.name, counter);
     }
-    return counter;
+    mounts.set(path, { codec, state: { name: codec.name, native: codec === nativeCodec, counter, shared } });
   }
 
-  function open(ws: WebSocket, request: IncomingMessage, codec: WireCodec, principal: Principal): void {
+  function open(
+    ws: WebSocket,
+    request: IncomingMessage,
+    mount: { codec: WireCodec; state: WsMountState },
+    principal: Principal,
+  ): void {
+    const { codec, state } = mount;
+    if (state.native) {
+      // The native codec is driven by the connection itself: no context, no codec object.
+      const connection = new WsConnection(ws, state, core.heartbeatIntervalMs);
+      connections.add(connection);
+      connection.attach(core.openSession(principal, connection), undefined);
+      return;
+    }
     const context: CodecContext = { core, request, url: requestUrl(request), principal };
     let clientId: string | undefined;
     try {
@@ -162,7 +178,7 @@ export function createWsBinding(core: HubCore, options: WsBindingOptions): WsBin
     } catch (error) {
       logger.warn('codec could not derive a client id', { error: String(error) });
     }
-    const connection = new WsConnection(ws, codec.name, shared, counterFor(codec.name), core.heartbeatIntervalMs);
+    const connection = new WsConnection(ws, state, core.heartbeatIntervalMs);
     const session = core.openSession(principal, connection, clientId);
     connections.add(connection);
     try {
@@ -174,7 +190,12 @@ export function createWsBinding(core: HubCore, options: WsBindingOptions): WsBin
     }
   }
 
-  async function upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, codec: WireCodec): Promise<void> {
+  async function upgrade(
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    mount: { codec: WireCodec; state: WsMountState },
+  ): Promise<void> {
     socket.on('error', swallow);
     let principal: Principal;
     try {
@@ -204,16 +225,16 @@ export function createWsBinding(core: HubCore, options: WsBindingOptions): WsBin
       return;
     }
     socket.off('error', swallow);
-    wss.handleUpgrade(request, socket, head, (ws) => open(ws, request, codec, principal));
+    wss.handleUpgrade(request, socket, head, (ws) => open(ws, request, mount, principal));
   }
 
   return {
     paths: [...mounts.keys()],
 
     handleUpgrade(request, socket, head) {
-      const codec = mounts.get(pathOf(request.url));
-      if (!codec) return false;
-      upgrade(request, socket, head, codec).catch((error) => {
+      const mount = mounts.get(pathOf(request.url));
+      if (!mount) return false;
+      upgrade(request, socket, head, mount).catch((error) => {
         logger.error('upgrade failed', { error: String(error) });
         socket.destroy();
       });

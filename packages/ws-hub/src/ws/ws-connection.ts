@@ -23,34 +23,65 @@ interface RawSocket {
 }
 
 /**
- * The server-side socket class: a `ws` WebSocket with an in-object slot for its connection, so
- * that one shared listener per event finds the connection through the emitter (`this`) instead
- * of five closures per connection — idle memory per connection matters at 10k connections.
+ * The server-side socket class: a `ws` WebSocket that hands its events straight to its
+ * connection. Overriding `emit` instead of adding four listeners per socket saves the listener
+ * table and its dispatch on every message — idle memory and per-frame work per connection are
+ * figures that matter at 10k connections. Events without a connection (or other events) go
+ * through `EventEmitter` as usual.
  */
 export class HubWebSocket extends WebSocket {
-  /** The connection this socket carries. */
+  /** The connection this socket carries (set right after the upgrade). */
   connection: WsConnection | undefined = undefined;
-}
 
-const connectionOf = (ws: WebSocket): WsConnection => (ws as HubWebSocket).connection as WsConnection;
-
-function onSocketMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[]): void {
-  connectionOf(this).receive(data);
-}
-function onSocketPong(this: WebSocket): void {
-  connectionOf(this).pingSentAt = 0;
-}
-function onSocketClose(this: WebSocket): void {
-  connectionOf(this).closed();
-}
-function onSocketError(this: WebSocket, error: Error): void {
-  connectionOf(this).failed(error);
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    const connection = this.connection;
+    if (connection !== undefined) {
+      switch (event) {
+        case 'message':
+          connection.receive(args[0] as Buffer | ArrayBuffer | Buffer[]);
+          return true;
+        case 'pong':
+          connection.pingSentAt = 0;
+          return true;
+        case 'close':
+          connection.closed();
+          break;
+        case 'error':
+          // ws emits errors for protocol violations (oversize frame → 1009, invalid UTF-8 →
+          // 1007) and closes the socket itself; an unhandled 'error' would crash the process.
+          connection.failed(args[0] as Error);
+          return true;
+      }
+    }
+    return super.emit(event, ...args);
+  }
 }
 
 /** A publication whose frame is the native one (batchable), an encoded string, or a conflated hole. */
 type Entry = SerializedPublication | string | null;
 
 const OPEN = 1;
+
+// Bits of WsConnection's flags.
+const FAST = 1;
+const BATCHABLE = 2;
+const WAITING_DRAIN = 4;
+const CLOSING = 8;
+
+/** What the connections of one mounted codec share. */
+export interface WsMountState {
+  /** Transport name (the codec's name) for stats and metrics. */
+  readonly name: string;
+  /**
+   * The native codec: the connection drives the session itself (no codec object per connection,
+   * no codec call per delivery).
+   */
+  readonly native: boolean;
+  /** Delivery counter of this transport. */
+  readonly counter: DeliveryCounter;
+  /** What every connection of the binding shares. */
+  readonly shared: WsConnectionShared;
+}
 
 /** What every connection of one binding shares. */
 export interface WsConnectionShared {
@@ -85,8 +116,6 @@ function entrySize(entry: SerializedPublication | string): number {
  * backlog passes `maxBufferedBytes` is closed with 4509.
  */
 export class WsConnection implements SessionTransport {
-  /** Transport name (the codec's name). */
-  readonly name: string;
   /** Whether the scheduler holds this connection in its dirty list. */
   dirty = false;
   /** When to send the next protocol ping (ms). */
@@ -95,49 +124,37 @@ export class WsConnection implements SessionTransport {
   pingSentAt = 0;
   readonly #ws: WebSocket;
   readonly #socket: RawSocket;
-  /** Whether frames are written pre-framed straight to the socket (no per-message compression). */
-  readonly #fast: boolean;
-  readonly #shared: WsConnectionShared;
-  readonly #counter: DeliveryCounter;
+  readonly #mount: WsMountState;
   #session: Session | undefined;
+  /** The codec's side of the connection; undefined for the native codec. */
   #codec: CodecConnection | undefined;
-  #batchable = false;
+  /** FAST | BATCHABLE | WAITING_DRAIN | CLOSING (one field instead of four, per connection). */
+  #flags = 0;
   #queue: Entry[] = NO_ENTRIES;
   #queuedBytes = 0;
   #queuedPublications = 0;
   /** Index in the queue of the pending publication of each state channel (for conflation). */
   #stateSlots: Map<string, number> | undefined;
-  #waitingDrain = false;
-  #closing = false;
 
   /**
    * @param ws - the upgraded socket
-   * @param name - transport name for stats and metrics
-   * @param shared - what all connections of the binding share
-   * @param counter - the delivery counter of this transport
+   * @param mount - what the connections of this codec share
    * @param heartbeatIntervalMs - protocol ping interval
    */
-  constructor(
-    ws: WebSocket,
-    name: string,
-    shared: WsConnectionShared,
-    counter: DeliveryCounter,
-    heartbeatIntervalMs: number,
-  ) {
+  constructor(ws: WebSocket, mount: WsMountState, heartbeatIntervalMs: number) {
     this.#ws = ws;
-    this.name = name;
-    this.#shared = shared;
-    this.#counter = counter;
+    this.#mount = mount;
     this.nextPingAt = Date.now() + heartbeatIntervalMs;
     this.#socket = (ws as unknown as { _socket: RawSocket })._socket;
     // Pre-framed writes bypass ws's Sender; they are only safe when no extension transforms
     // frames (per-message deflate queues compressed frames inside the Sender).
-    this.#fast = ws.extensions === '' && typeof this.#socket?.cork === 'function';
+    if (ws.extensions === '' && typeof this.#socket?.cork === 'function') this.#flags |= FAST;
     (ws as HubWebSocket).connection = this;
-    ws.on('message', onSocketMessage);
-    ws.on('pong', onSocketPong);
-    ws.on('close', onSocketClose);
-    ws.on('error', onSocketError);
+  }
+
+  /** Transport name (the codec's name). */
+  get name(): string {
+    return this.#mount.name;
   }
 
   /** The session (set right after the connection opens). */
@@ -147,7 +164,7 @@ export class WsConnection implements SessionTransport {
 
   /** Whether the connection is closing or closed. */
   get closing(): boolean {
-    return this.#closing;
+    return (this.#flags & CLOSING) !== 0;
   }
 
   /** Bytes queued by the hub for this connection. */
@@ -160,23 +177,30 @@ export class WsConnection implements SessionTransport {
     return this.#socket.writableLength;
   }
 
-  /** Binds the session and its codec connection; sends the codec's greeting. */
-  attach(session: Session, codec: CodecConnection): void {
+  /**
+   * Binds the session and its codec connection (undefined for the native codec); sends the
+   * greeting.
+   */
+  attach(session: Session, codec: CodecConnection | undefined): void {
     this.#session = session;
     this.#codec = codec;
-    this.#batchable = codec.batchable;
-    const greeting = codec.greeting();
+    if (codec === undefined || codec.batchable) this.#flags |= BATCHABLE;
+    const greeting = codec === undefined ? session.welcomeFrame() : codec.greeting();
     if (greeting !== null) this.#enqueue(greeting);
   }
 
   /** {@inheritDoc SessionTransport.deliver} */
   deliver(publication: SerializedPublication, kind: ChannelKind): void {
-    if (this.#closing) return;
-    const text = (this.#codec as CodecConnection).encodePublication(publication, kind);
-    if (text === null) return;
-    // Batchable codecs send native frames: keep the shared object so the frame bytes (and the
-    // batch frame) are built once per publication, not once per socket.
-    const entry: SerializedPublication | string = this.#batchable && text === publication.frame ? publication : text;
+    if ((this.#flags & CLOSING) !== 0) return;
+    let entry: SerializedPublication | string = publication;
+    const codec = this.#codec;
+    if (codec !== undefined) {
+      const text = codec.encodePublication(publication, kind);
+      if (text === null) return;
+      // Batchable codecs send native frames: keep the shared object so the frame bytes (and the
+      // batch frame) are built once per publication, not once per socket.
+      if ((this.#flags & BATCHABLE) === 0 || text !== publication.frame) entry = text;
+    }
     if (kind === 'state') this.#conflate(publication.pub.channel);
     this.#queuedPublications++;
     this.#enqueue(entry);
@@ -184,13 +208,17 @@ export class WsConnection implements SessionTransport {
 
   /** {@inheritDoc SessionTransport.sendControl} */
   sendControl(frame: string, value?: ServerFrame): void {
-    if (this.#closing) return;
-    const codec = this.#codec as CodecConnection;
+    if ((this.#flags & CLOSING) !== 0) return;
+    const codec = this.#codec;
+    if (codec === undefined) {
+      this.#enqueue(frame);
+      return;
+    }
     let text: string | null;
     try {
       text = codec.encodeControl(value ?? (JSON.parse(frame) as ServerFrame), frame);
     } catch (error) {
-      this.#shared.logger.error('codec failed to encode a control frame', { error: String(error) });
+      this.#mount.shared.logger.error('codec failed to encode a control frame', { error: String(error) });
       return;
     }
     if (text !== null) this.#enqueue(text);
@@ -198,15 +226,12 @@ export class WsConnection implements SessionTransport {
 
   /** {@inheritDoc SessionTransport.close} */
   close(code: number, reason: string): void {
-    if (this.#closing) return;
-    if (code === CloseCode.SlowConsumer) {
-      this.#drop();
-      this.#closing = true;
-    } else {
-      // Write what is pending first: the error frame that explains the close must arrive.
-      this.#closing = true;
-      this.flush(null);
-    }
+    if ((this.#flags & CLOSING) !== 0) return;
+    this.#flags |= CLOSING;
+    // Write what is pending first (the error frame that explains the close must arrive), except
+    // for a slow consumer: its backlog is what is being given up.
+    if (code === CloseCode.SlowConsumer) this.#drop();
+    else this.flush(null);
     try {
       this.#ws.close(code, reason.slice(0, 120));
     } catch {
@@ -215,10 +240,21 @@ export class WsConnection implements SessionTransport {
     this.#session?.close();
   }
 
-  /** Cuts the connection without a closing handshake (dead peer). */
-  terminate(): void {
-    this.#closing = true;
+  /**
+   * Cuts the connection without waiting for a closing handshake (dead peer, or a peer that did not
+   * answer one in time). With `code`, a close frame is written first, best effort: a peer whose
+   * network still works learns why (4408 for a missed pong); otherwise it sees 1006.
+   */
+  terminate(code?: number, reason = ''): void {
+    this.#flags |= CLOSING;
     this.#drop();
+    if (code !== undefined && this.#ws.readyState === OPEN) {
+      try {
+        this.#ws.close(code, reason);
+      } catch {
+        // the socket is going away anyway
+      }
+    }
     this.#ws.terminate();
   }
 
@@ -243,20 +279,27 @@ export class WsConnection implements SessionTransport {
       return;
     }
     const socket = this.#socket;
-    if (socket.writableNeedDrain && !this.#closing) {
-      if (!this.#waitingDrain) {
-        this.#waitingDrain = true;
+    if (socket.writableNeedDrain && (this.#flags & CLOSING) === 0) {
+      if ((this.#flags & WAITING_DRAIN) === 0) {
+        this.#flags |= WAITING_DRAIN;
         // Listened to only while backed up, so idle connections carry no drain listener.
         socket.once('drain', () => this.#onDrain());
       }
-      this.#shared.onBackpressure(this.#queuedBytes + socket.writableLength);
+      this.#mount.shared.onBackpressure(this.#queuedBytes + socket.writableLength);
       return;
     }
     this.#queue = NO_ENTRIES;
     this.#queuedBytes = 0;
     this.#stateSlots?.clear();
-    this.#counter.pending += this.#queuedPublications;
+    this.#mount.counter.pending += this.#queuedPublications;
     this.#queuedPublications = 0;
+    if (queue.length === 1) {
+      // The common case at low rates: one frame, one write, nothing to cork.
+      const entry = queue[0] as Entry;
+      if (typeof entry === 'string') this.#writeText(entry);
+      else if (entry !== null) this.#writePublication(entry);
+      return;
+    }
     socket.cork();
     try {
       const run = scratchRun;
@@ -278,20 +321,27 @@ export class WsConnection implements SessionTransport {
   }
 
   #enqueue(entry: SerializedPublication | string): void {
-    if (this.#queue === NO_ENTRIES) this.#queue = [];
-    this.#queue.push(entry);
+    // A one-slot array for the first entry of a turn (the common case): an empty array would grow
+    // to 17 slots on its first push, once per delivery.
+    if (this.#queue === NO_ENTRIES) this.#queue = [entry];
+    else this.#queue.push(entry);
     this.#queuedBytes += entrySize(entry);
-    if (this.#waitingDrain) {
+    if ((this.#flags & WAITING_DRAIN) !== 0) {
       // The socket is backed up: nothing is written until it drains, so the backlog only grows.
       const held = this.#queuedBytes + this.#socket.writableLength;
-      this.#shared.onBackpressure(held);
-      if (held > this.#shared.maxBufferedBytes) this.#slowConsumer();
+      const { shared } = this.#mount;
+      shared.onBackpressure(held);
+      if (held > shared.maxBufferedBytes) this.#slowConsumer();
       return;
     }
-    this.#shared.scheduler.schedule(this);
+    this.#mount.shared.scheduler.schedule(this);
   }
 
-  /** Drops the pending publication of a state channel: only the newest value matters. */
+  /**
+   * Drops the pending publication of a state channel when a newer one comes: only the newest
+   * value matters. Values pending together are those of one event-loop turn for a client that
+   * keeps up (rarely more than one), and everything since the socket backed up for a slow one.
+   */
   #conflate(channel: string): void {
     let slots = this.#stateSlots;
     if (slots === undefined) {
@@ -315,7 +365,7 @@ export class WsConnection implements SessionTransport {
       this.#writePublication(run[0] as SerializedPublication);
     } else {
       // Split very long runs (a large recovery) into several batch frames of bounded size.
-      const max = this.#shared.maxBatchBytes;
+      const max = this.#mount.shared.maxBatchBytes;
       let start = 0;
       let bytes = 0;
       for (let i = 0; i < run.length; i++) {
@@ -337,29 +387,30 @@ export class WsConnection implements SessionTransport {
       this.#writePublication(run[from] as SerializedPublication);
       return;
     }
+    const fast = (this.#flags & FAST) !== 0;
     if (cycle !== null) {
-      if (this.#fast) this.#socket.write(cycle.batchBytes(run, from, to));
+      if (fast) this.#socket.write(cycle.batchBytes(run, from, to));
       else this.#ws.send(cycle.batch(run, from, to).text);
       return;
     }
     const text = batchFrame(run.slice(from, to));
-    if (this.#fast) this.#socket.write(frameText(text));
+    if (fast) this.#socket.write(frameText(text));
     else this.#ws.send(text);
   }
 
   #writePublication(p: SerializedPublication): void {
-    if (this.#fast) this.#socket.write(framedPublication(p));
+    if ((this.#flags & FAST) !== 0) this.#socket.write(framedPublication(p));
     else this.#ws.send(p.frame);
   }
 
   #writeText(text: string): void {
-    if (this.#fast) this.#socket.write(frameText(text));
+    if ((this.#flags & FAST) !== 0) this.#socket.write(frameText(text));
     else this.#ws.send(text);
   }
 
   #slowConsumer(): void {
-    this.#shared.onSlowConsumer();
-    this.#shared.logger.warn('slow consumer disconnected', {
+    this.#mount.shared.onSlowConsumer();
+    this.#mount.shared.logger.warn('slow consumer disconnected', {
       clientId: this.#session?.id,
       queuedBytes: this.#queuedBytes,
       socketBufferedBytes: this.#socket.writableLength,
@@ -375,45 +426,46 @@ export class WsConnection implements SessionTransport {
   }
 
   #onDrain(): void {
-    if (!this.#waitingDrain) return;
-    this.#waitingDrain = false;
-    if (this.#queue.length > 0) this.#shared.scheduler.schedule(this);
+    if ((this.#flags & WAITING_DRAIN) === 0) return;
+    this.#flags &= ~WAITING_DRAIN;
+    if (this.#queue.length > 0) this.#mount.shared.scheduler.schedule(this);
   }
 
   /** @internal A message from the client. */
   receive(data: Buffer | ArrayBuffer | Buffer[]): void {
     this.pingSentAt = 0;
-    if (this.#closing) return;
+    if ((this.#flags & CLOSING) !== 0) return;
     const text = Buffer.isBuffer(data)
       ? data.toString('utf8')
       : Array.isArray(data)
         ? Buffer.concat(data).toString('utf8')
         : Buffer.from(data).toString('utf8');
     try {
-      (this.#codec as CodecConnection).onText(text);
+      if (this.#codec === undefined) this.#session?.handleText(text);
+      else this.#codec.onText(text);
     } catch (error) {
       // Codecs never throw by contract; a bug in one must still not take the process down.
-      this.#shared.logger.error('codec failed on a client frame', { error: String(error) });
+      this.#mount.shared.logger.error('codec failed on a client frame', { error: String(error) });
     }
   }
 
   /** @internal The socket closed. */
   closed(): void {
-    this.#closing = true;
+    this.#flags |= CLOSING;
     this.#drop();
     this.#session?.close();
     try {
       this.#codec?.onClose?.();
     } catch (error) {
-      this.#shared.logger.error('codec failed on close', { error: String(error) });
+      this.#mount.shared.logger.error('codec failed on close', { error: String(error) });
     }
-    this.#shared.onClosed(this);
+    this.#mount.shared.onClosed(this);
   }
 
   /** @internal A socket error (the socket closes by itself afterwards). */
   failed(error: Error): void {
     // ws emits errors for protocol violations (oversize frame → 1009, invalid UTF-8 → 1007) and
     // closes the socket itself; an unhandled 'error' would crash the process.
-    this.#shared.logger.debug?.('websocket error', { clientId: this.#session?.id, error: error.message });
+    this.#mount.shared.logger.debug?.('websocket error', { clientId: this.#session?.id, error: error.message });
   }
 }

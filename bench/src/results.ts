@@ -1,0 +1,52 @@
+/**
+ * The saved form of a run (raw JSON in bench/results/) and its printed form (Markdown tables).
+ * `npm run bench -- --report bench/results/<file>.json` prints the tables of a saved run again.
+ */
+import { readFileSync } from 'node:fs';
+import { describeMachine, type MachineInfo } from './machine';
+import type { BenchOptions } from './options';
+import { fanoutTables, goalsTable } from './report';
+import type { CycleResult } from './scenarios/fanout';
+import { type HttpResult, httpTables } from './scenarios/http-fallbacks';
+import { type RecoveryResult, recoveryTable } from './scenarios/recovery';
+import type { VariantName } from './servers/types';
+
+/** Everything a run measured, as written to bench/results/*.json. */
+export interface SavedRun {
+  command: string;
+  startedAt: string;
+  elapsedS: number;
+  machine: MachineInfo;
+  options: BenchOptions;
+  /** The variants that ran (taskpulse is left out when its packages are missing). */
+  variants: VariantName[];
+  taskpulseUnavailable: string | null;
+  cycles: CycleResult[];
+  recoveries: RecoveryResult[];
+  http: HttpResult[];
+}
+
+/** The Markdown report of a run. */
+export function renderRun(run: SavedRun): string {
+  const opts = { ...run.options, variants: run.variants };
+  const out: string[] = [
+    `## Results — ${opts.mode} run, ${opts.reps} repetition(s), ${run.elapsedS.toFixed(0)} s`,
+    `Command: \`${run.command}\`, started ${run.startedAt}\n\n${describeMachine(run.machine).replace('\n', '  \n')}`,
+  ];
+  if (run.taskpulseUnavailable) out.push(`taskpulse: not available: ${run.taskpulseUnavailable}`);
+  if (run.cycles.length > 0) for (const layout of opts.layouts) out.push(fanoutTables(run.cycles, layout, opts));
+  const goals = goalsTable(run.cycles, opts);
+  if (goals) out.push(goals);
+  if (run.recoveries.length) out.push(recoveryTable(run.recoveries));
+  if (run.http.some((r) => !r.unavailable)) out.push(httpTables(run.http));
+  return `${out.join('\n\n')}\n`;
+}
+
+/** Reads a saved run. */
+export function readRun(file: string): SavedRun {
+  const run = JSON.parse(readFileSync(file, 'utf8')) as SavedRun;
+  run.variants ??= [...new Set(run.cycles.map((c) => c.variant))];
+  run.recoveries ??= [];
+  run.http ??= [];
+  return run;
+}
