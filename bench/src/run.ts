@@ -62,7 +62,9 @@ function cycleLine(c: CycleResult): string {
       `${l.load === 'max' ? 'max' : fmtK(l.load)}: ${fmtK(l.deliveriesPerSec)}/s p99 ${(l.p99Us / 1000).toFixed(1)} ms ` +
       `${l.cpuUsPerDelivery.toFixed(1)} µs/d`,
   );
-  return `connect ${(c.connectMs / 1000).toFixed(1)} s, ${(c.bytesPerConnection / 1024).toFixed(1)} KB/conn | ${loads.join(' | ')}`;
+  // below 1,000 connections the RSS difference is noise (see report-stats MIN_N_FOR_MEMORY)
+  const memory = c.n >= 1000 ? `, ${(c.bytesPerConnection / 1024).toFixed(1)} KB/conn` : '';
+  return `connect ${(c.connectMs / 1000).toFixed(1)} s${memory} | ${loads.join(' | ')}`;
 }
 
 async function main(): Promise<number> {

@@ -3,9 +3,11 @@
  * condition, talks to the orchestrator over IPC, and gets the file-descriptor limit it needs.
  *
  * File descriptors: a process holding N sockets needs N + ~100 descriptors. Children inherit the
- * orchestrator's limits (rlimits survive fork/exec). When the soft limit is too low but the hard
- * limit allows more, each child is started through `/bin/sh -c 'ulimit -n X && exec node …'` so
- * the limit is raised for it alone; when the hard limit is too low, we fail with what to change.
+ * orchestrator's limits (rlimits survive fork/exec), and Node itself raises its soft limit to the
+ * hard one at start-up, so in practice the hard limit is what counts. Should the soft limit still
+ * be too low (another runtime, a wrapper that lowers it), each child is started through
+ * `/bin/sh -c 'ulimit -n X && exec node …'` so the limit is raised for it alone; when the hard
+ * limit is too low, we fail with what to change.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';

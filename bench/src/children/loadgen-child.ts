@@ -69,12 +69,13 @@ const counters: TrackCounters = {
 // recovery: every client counts as caught up once its position reaches the target offset
 let caughtUpTarget = Number.POSITIVE_INFINITY;
 let caughtUp = new Set<BenchClient>();
-let caughtUpAtUs: number | null = null;
+/** When each client caught up, in order (µs): the k-th entry is when k clients had. */
+let caughtUpTimes: number[] = [];
 
 function markCaughtUp(client: BenchClient): void {
   if (caughtUp.has(client)) return;
   caughtUp.add(client);
-  if (caughtUp.size === clients.length) caughtUpAtUs = nowUs();
+  caughtUpTimes.push(nowUs());
 }
 
 const ctx: DialectContext = {
@@ -269,28 +270,30 @@ serveIpc({
   async reconnect(args: { concurrency: number; timeoutMs: number; caughtUpOffset: number }) {
     caughtUpTarget = args.caughtUpOffset;
     caughtUp = new Set();
-    caughtUpAtUs = null;
+    caughtUpTimes = [];
     for (const c of clients) c.resumeFrom = new Map(c.positions);
     const startedUs = nowUs();
     const result = await openAll(clients, args.concurrency, args.timeoutMs);
     return { ...result, startedUs };
   },
   /**
-   * Resolves when every client's position reached `offset` (default: the target set by `reconnect`)
-   * with the monotonic time (µs) at which the last one did, or `caughtUpAtUs: null` on timeout.
+   * Resolves when `count` clients (default: all) reached `offset` (default: the target set by
+   * `reconnect`), with the monotonic time (µs) at which the last of them did, or null on timeout.
    */
-  async waitCaughtUp(args: { offset?: number; timeoutMs: number }) {
+  async waitCaughtUp(args: { offset?: number; count?: number; timeoutMs: number }) {
     const target = args.offset;
     if (target !== undefined && target !== caughtUpTarget) {
       caughtUpTarget = target;
       caughtUp = new Set();
-      caughtUpAtUs = null;
+      caughtUpTimes = [];
       for (const c of clients) {
         if (c.channels.every((ch) => (c.positions.get(ch)?.offset ?? 0) >= target)) markCaughtUp(c);
       }
     }
+    const count = Math.min(args.count ?? clients.length, clients.length);
     const deadline = performance.now() + args.timeoutMs;
-    while (caughtUpAtUs === null && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    while (caughtUpTimes.length < count && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    const caughtUpAtUs = count === 0 ? nowUs() : (caughtUpTimes[count - 1] ?? null);
     return { caughtUpAtUs, caughtUp: caughtUp.size, clients: clients.length };
   },
   /** Tracking mode: verification counters and the range of last offsets. */

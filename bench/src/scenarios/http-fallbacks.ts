@@ -10,7 +10,7 @@ import { count, merge, quantile, subtract } from '../histogram';
 import type { HttpMark } from '../loadgen/http-clients';
 import { pollUrl, sseUrl } from '../loadgen/http-clients';
 
-import { fmt, table } from '../report';
+import { fmt, table } from '../report-stats';
 import {
   endCycle,
   historySize,
