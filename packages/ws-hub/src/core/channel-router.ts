@@ -4,6 +4,7 @@
  */
 import type { Broker, BrokerSubscription, Publication, ResetEvent } from '@taskpulse/protocol';
 import { SerializedPublication } from './serialized';
+import { SharedReads } from './shared-reads';
 
 /** A local consumer of one channel (a session's subscription, a long-poll waiter…). */
 export interface ChannelListener {
@@ -15,6 +16,14 @@ export interface ChannelListener {
 
 interface RouteEntry {
   listeners: Set<ChannelListener>;
+  /**
+   * The latest publications received on this subscription, oldest first, gap-free (the broker
+   * guarantees ordered delivery; a reset clears it). Recovering subscribers fill the window between
+   * a shared read and their own attach from it.
+   */
+  tail: SerializedPublication[];
+  /** Shared recovery reads of this route. */
+  reads: SharedReads;
   /** Resolves when the broker subscription is live. */
   ready: Promise<BrokerSubscription>;
 }
@@ -25,6 +34,11 @@ export interface ChannelRouterOptions {
   onListenerError?: (error: unknown, channel: string) => void;
   /** Called once per publication received from the broker, with the number of local listeners. */
   onFanout?: (publication: Publication, listeners: number) => void;
+  /**
+   * How many recent publications are kept per subscribed channel for recovering subscribers.
+   * @default 64
+   */
+  tailSize?: number;
 }
 
 /**
@@ -35,6 +49,7 @@ export class ChannelRouter {
   readonly #broker: Broker;
   readonly #options: ChannelRouterOptions;
   readonly #routes = new Map<string, RouteEntry>();
+  readonly #tailSize: number;
 
   /**
    * @param broker - the backplane
@@ -43,6 +58,23 @@ export class ChannelRouter {
   constructor(broker: Broker, options: ChannelRouterOptions = {}) {
     this.#broker = broker;
     this.#options = options;
+    this.#tailSize = Math.max(0, options.tailSize ?? 64);
+  }
+
+  /**
+   * The shared recovery reads of a channel (single-flight, reused while the tail connects). A
+   * channel without a route gets a throwaway instance that shares nothing.
+   */
+  reads(channel: string): SharedReads {
+    return this.#routes.get(channel)?.reads ?? new SharedReads(this.#broker, channel, []);
+  }
+
+  /**
+   * The latest publications received on a channel's subscription (oldest first, gap-free, at most
+   * `tailSize`); empty when the channel has no subscription. Do not mutate.
+   */
+  tail(channel: string): readonly SerializedPublication[] {
+    return this.#routes.get(channel)?.tail ?? [];
   }
 
   /** Number of channels with a live (or pending) broker subscription. */
@@ -71,11 +103,17 @@ export class ChannelRouter {
     let entry = this.#routes.get(channel);
     if (!entry) {
       const listeners = new Set<ChannelListener>();
+      const tail: SerializedPublication[] = [];
+      const reads = new SharedReads(this.#broker, channel, tail);
       const created: RouteEntry = {
         listeners,
+        tail,
+        reads,
         ready: this.#broker.subscribe(channel, {
-          onPublication: (pub) => this.#fanout(channel, listeners, pub),
+          onPublication: (pub) => this.#fanout(channel, listeners, tail, pub),
           onReset: (event) => {
+            tail.length = 0;
+            reads.clear();
             for (const l of [...listeners]) {
               try {
                 l.onReset(event);
@@ -123,10 +161,17 @@ export class ChannelRouter {
     await Promise.allSettled(entries.map(async (e) => (await e.ready).unsubscribe()));
   }
 
-  #fanout(channel: string, listeners: Set<ChannelListener>, pub: Publication): void {
+  #fanout(channel: string, listeners: Set<ChannelListener>, tail: SerializedPublication[], pub: Publication): void {
     this.#options.onFanout?.(pub, listeners.size);
-    if (listeners.size === 0) return;
     const serialized = new SerializedPublication(pub);
+    if (this.#tailSize > 0) {
+      const last = tail[tail.length - 1];
+      // Keep the tail gap-free: a publication that does not follow the last one starts it anew.
+      if (last !== undefined && (last.pub.epoch !== pub.epoch || last.pub.offset + 1 !== pub.offset)) tail.length = 0;
+      tail.push(serialized);
+      if (tail.length > this.#tailSize) tail.shift();
+    }
+    if (listeners.size === 0) return;
     for (const listener of listeners) {
       try {
         listener.onPublication(serialized);

@@ -12,7 +12,7 @@ import type {
   SubscribedFrame,
 } from '@taskpulse/protocol';
 import type { ChannelListener, ChannelRouter } from './channel-router';
-import { SerializedPublication } from './serialized';
+import type { SerializedPublication } from './serialized';
 
 /** Where a {@link ChannelSubscription} sends what it produces. */
 export interface SubscriptionTarget {
@@ -42,33 +42,6 @@ export interface OpenedSubscription {
  * first push, never written to).
  */
 const NONE: SerializedPublication[] = [];
-
-/** Largest page read from history at once during recovery. */
-const RECOVERY_PAGE = 1000;
-
-async function readAfter(broker: Broker, channel: string, since: StreamPosition) {
-  const first = await broker.history(channel, { since, limit: RECOVERY_PAGE });
-  const publications = first.publications.slice();
-  let top = first.offset;
-  let recovered = first.recovered;
-  // Page on until caught up with the top read on the first page (live delivery covers the rest).
-  while (recovered && publications.length > 0 && publications.length % RECOVERY_PAGE === 0) {
-    const last = publications[publications.length - 1] as Publication;
-    if (last.offset >= top) break;
-    const next = await broker.history(channel, {
-      since: { epoch: last.epoch, offset: last.offset },
-      limit: RECOVERY_PAGE,
-    });
-    if (!next.recovered || next.epoch !== first.epoch) {
-      recovered = false;
-      break;
-    }
-    publications.push(...next.publications);
-    top = Math.max(top, next.offset);
-    if (next.publications.length < RECOVERY_PAGE) break;
-  }
-  return { epoch: first.epoch, offset: top, publications, recovered };
-}
 
 /**
  * A consumer's subscription to a channel. Created by {@link openChannelSubscription}; call
@@ -196,12 +169,12 @@ export class ChannelSubscription implements ChannelListener {
 
   async #recoverGap(): Promise<void> {
     try {
-      const result = await readAfter(this.#broker, this.channel, this.position);
+      const result = await this.#router.reads(this.channel).readAfter(this.position);
       if ((this.#mode as string) === 'closed') return;
       if (result.recovered) {
-        this.#pending = result.publications.map((pub) => new SerializedPublication(pub));
+        this.#pending = withTail(this.#router, this.channel, result.epoch, this.#offset, result.publications);
       } else {
-        const state = await this.#broker.state(this.channel);
+        const state = await this.#router.reads(this.channel).readState();
         if ((this.#mode as string) === 'closed') return;
         this.#rebaseline(state.epoch, state.offset, state.latest);
       }
@@ -234,6 +207,30 @@ export class ChannelSubscription implements ChannelListener {
 }
 
 /**
+ * Appends to `read` the router's recent publications that follow it without a gap. A shared read
+ * may have been taken before this consumer attached; what was published in between reached the
+ * router (subscribed before any read was issued) and sits in its tail. A tail that does not
+ * connect is left out: live delivery then sees the gap and recovers it from history.
+ */
+function withTail(
+  router: ChannelRouter,
+  channel: string,
+  epoch: string,
+  offset: number,
+  read: readonly SerializedPublication[],
+): SerializedPublication[] {
+  const out = read.slice();
+  let last = out.length > 0 ? Math.max(offset, (out[out.length - 1] as SerializedPublication).pub.offset) : offset;
+  for (const p of router.tail(channel)) {
+    if (p.pub.epoch !== epoch || p.pub.offset <= last) continue;
+    if (p.pub.offset !== last + 1) break;
+    out.push(p);
+    last = p.pub.offset;
+  }
+  return out;
+}
+
+/**
  * Subscribes a consumer to a channel: attaches to the router (live publications are buffered),
  * reads the missed publications after `since` (or the current state), and returns the
  * `subscribed` frame to send. The caller sends it, then calls `subscription.start()`.
@@ -259,12 +256,9 @@ export async function openChannelSubscription(args: {
   await router.attach(channel, subscription.listener);
   try {
     if (since) {
-      const result = await readAfter(broker, channel, since);
+      const result = await router.reads(channel).readAfter(since);
       if (result.recovered) {
-        subscription.prime(
-          since,
-          result.publications.map((pub) => new SerializedPublication(pub)),
-        );
+        subscription.prime(since, withTail(router, channel, since.epoch, since.offset, result.publications));
         const frame: SubscribedFrame = {
           type: 'subscribed',
           channel,
@@ -276,8 +270,11 @@ export async function openChannelSubscription(args: {
         return { subscription, frame, outcome: 'recovered' };
       }
     }
-    const state = await broker.state(channel);
-    subscription.prime({ epoch: state.epoch, offset: state.offset }, []);
+    const state = await router.reads(channel).readState();
+    subscription.prime(
+      { epoch: state.epoch, offset: state.offset },
+      withTail(router, channel, state.epoch, state.offset, []),
+    );
     const frame: SubscribedFrame = {
       type: 'subscribed',
       channel,
