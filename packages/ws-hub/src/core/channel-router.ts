@@ -62,8 +62,8 @@ export class ChannelRouter {
   }
 
   /**
-   * The shared recovery reads of a channel (single-flight, reused while the tail connects). A
-   * channel without a route gets a throwaway instance that shares nothing.
+   * @internal The shared recovery reads of a channel (single-flight, reused while the tail
+   * connects). A channel without a route gets a throwaway instance that shares nothing.
    */
   reads(channel: string): SharedReads {
     return this.#routes.get(channel)?.reads ?? new SharedReads(this.#broker, channel, []);
