@@ -62,7 +62,7 @@ export interface RedisBroker extends Broker {
  * import { createRedisBroker } from '@taskpulse/redis-bridge';
  *
  * const broker = createRedisBroker({ redis: new Redis(process.env.REDIS_URL), namespaces: SEED_NAMESPACES });
- * await broker.subscribe('task:42', { onPublication: (p) => console.log(p.offset, p.data) });
+ * await broker.subscribe('task:42', { onPublication: (p) => render(p.offset, p.data) });
  * await broker.publish('task:42', 'progress', { progress: 50 });
  * ```
  */

@@ -57,7 +57,7 @@ function newEpoch(): string {
  * @example
  * ```ts
  * const broker = createMemoryBroker({ namespaces: SEED_NAMESPACES });
- * await broker.subscribe('task:1', { onPublication: (p) => console.log(p.offset, p.data) });
+ * await broker.subscribe('task:1', { onPublication: (p) => render(p.offset, p.data) });
  * await broker.publish('task:1', 'progress', { progress: 50 });
  * ```
  */

@@ -11,6 +11,23 @@ import { startHub, type TestHub } from './helpers/hub';
 import { waitUntil } from './helpers/wait';
 import { TestClient } from './helpers/ws-client';
 
+/** Retries a publish until Redis answers again after a restart (the broker rejects while it is away). */
+async function publishOnceRedisIsBack(worker: RedisBroker, data: string): Promise<void> {
+  await waitUntil(
+    async () => {
+      try {
+        await worker.publish('task:restart', 'e', data);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    'a publish to succeed after the restart',
+    20_000,
+    100,
+  );
+}
+
 const NAMESPACES: NamespaceTable = {
   namespaces: { task: { historySize: 2000 }, processor: { kind: 'state', historySize: 1 } },
 };
@@ -193,19 +210,7 @@ describe('Redis restarted under a running hub', () => {
 
     await server.restart();
     await waitUntil(() => hub.ready(), 'the hub to be ready again', 20_000);
-    await waitUntil(
-      async () => {
-        try {
-          await worker.publish('task:restart', 'e', 'after');
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      'a publish to succeed after the restart',
-      20_000,
-      100,
-    );
+    await publishOnceRedisIsBack(worker, 'after');
     for (let i = 7; i <= 10; i++) await worker.publish('task:restart', 'e', i);
     const pubs = await client.waitForPublications('task:restart', 10, 20_000);
     // Persistence kept the history: same epoch, offsets continue without gap or duplicate.
@@ -223,19 +228,7 @@ describe('Redis restarted under a running hub', () => {
     await waitUntil(() => !hub.ready(), 'the hub to report not ready', 15_000);
     await server.restart();
     await waitUntil(() => hub.ready(), 'the hub to be ready again', 20_000);
-    await waitUntil(
-      async () => {
-        try {
-          await worker.publish('task:restart', 'e', 'fresh');
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      'a publish to succeed after the restart',
-      20_000,
-      100,
-    );
+    await publishOnceRedisIsBack(worker, 'fresh');
     // The history is gone: the hub says so plainly with an unsolicited subscribed frame in the
     // new epoch (recovered: false), whether it noticed on resubscribing or on the first publication.
     const rebaseline = (await client.waitForFrame(
