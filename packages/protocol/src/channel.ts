@@ -208,7 +208,8 @@ export const DEFAULT_NAMESPACE_OPTIONS: Readonly<NamespaceOptions> = Object.free
 
 /**
  * Options for the namespaces of the seeds: `user`, `user-notifications` are per-user, `project`
- * is per-project, `processor` and `celery` queue status are state channels.
+ * is per-project, `processor` and `celery` queue status are state channels; `dialect-client`
+ * holds the hub's dialect client records and is closed to clients (`access: 'none'`).
  */
 export const SEED_NAMESPACES: Readonly<Record<string, Partial<NamespaceOptions>>> = Object.freeze({
   task: { kind: 'events', historySize: 100 },
@@ -226,6 +227,8 @@ export const SEED_NAMESPACES: Readonly<Record<string, Partial<NamespaceOptions>>
   'team-updates': {},
   'shared-tests': {},
   celery: { kind: 'events', historySize: 1000 },
+  // Dialect client records (seed 001's `old_client_id`): user and project ids, never readable.
+  'dialect-client': { kind: 'state', access: 'none', historySize: 1, historyTtlMs: 24 * 60 * 60 * 1000 },
 });
 
 /** A table of namespace options as taken by brokers and hubs. */

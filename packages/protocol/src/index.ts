@@ -105,7 +105,6 @@ export {
   peekRequestId,
   utf8ByteLength,
 } from './parse';
-
 // Seed payloads
 export {
   type CeleryServerMessage,
@@ -163,7 +162,6 @@ export {
   type WorkerStatus,
   workerStatusSchema,
 } from './payloads/worker-status';
-
 // Publications and positions
 export {
   channelNameSchema,
@@ -177,3 +175,5 @@ export {
   type StreamPosition,
   streamPositionSchema,
 } from './publication';
+// Publish input validation (shared by every broker, so they accept and reject the same calls)
+export { type PreparedPublish, preparePublish } from './publish-input';

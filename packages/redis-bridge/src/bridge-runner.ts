@@ -20,7 +20,7 @@ import {
   type RedisConnectionOptions,
 } from './connection';
 import { createLease, type Lease } from './lease';
-import { publisherOn } from './publisher';
+import { PublishNotSentError, publisherOn } from './publisher';
 
 /** A minimal logger (console-compatible). */
 export interface BridgeLogger {
@@ -38,7 +38,8 @@ export interface BridgeContext {
   readonly redis: RedisClient;
   /**
    * Republishes natively. Resolves with `null` (and counts it as fenced) when this instance no
-   * longer holds the lease, so a paused instance never republishes after another took over.
+   * longer holds the lease, checked when called and again immediately before the command is
+   * written, so a paused instance never republishes after another took over.
    */
   publish(channel: string, event: string, data: unknown, options?: PublishOptions): Promise<PublishResult | null>;
   /** Counts one message received from the foreign publisher. */
@@ -69,7 +70,10 @@ export interface BridgeStats {
   republished: number;
   /** Foreign messages rejected (invalid JSON, schema failure…). */
   invalid: number;
-  /** Republish attempts dropped because the lease was no longer held. */
+  /**
+   * Republish attempts dropped because the lease was no longer held: before the call, or
+   * immediately before the command would have been written (nothing was sent).
+   */
   fenced: number;
   /** Failures (republish errors, source errors). */
   errors: number;
@@ -132,8 +136,14 @@ export interface BridgeRunner {
 export function createBridgeRunner(options: BridgeRunnerOptions): BridgeRunner {
   const connection = openConnection(options);
   const shared = { ...connection, owned: false };
-  const publish = publisherOn(shared, createNamespaceResolver(options), Date.now);
   const { source, logger } = options;
+  // Fencing: the lease is checked again immediately before the command is written, since the
+  // publish may first wait for the connection for up to commandTimeoutMs, far longer than the
+  // lease's safety margin; another instance may have taken over meanwhile.
+  const publish = publisherOn(shared, createNamespaceResolver(options), Date.now, {
+    check: () => running && lease.isHeld(),
+    reason: `bridge ${source.name} no longer holds its lease`,
+  });
   const stats: Omit<BridgeStats, 'active'> = {
     received: 0,
     republished: 0,
@@ -162,7 +172,20 @@ export function createBridgeRunner(options: BridgeRunnerOptions): BridgeRunner {
         stats.fenced++;
         return null;
       }
-      const result = await publish(channel, event, data, publishOptions);
+      let result: PublishResult;
+      try {
+        result = await publish(channel, event, data, publishOptions);
+      } catch (error) {
+        if (!(error instanceof PublishNotSentError)) throw error;
+        // The lease was lost while the publish waited (for the connection): it was not sent.
+        stats.fenced++;
+        logger?.warn?.(`bridge ${source.name}: republish to ${channel} skipped: lease no longer held`, {
+          channel,
+          event,
+          token: lease.token,
+        });
+        return null;
+      }
       stats.republished++;
       return result;
     },

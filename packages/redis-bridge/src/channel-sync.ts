@@ -191,7 +191,10 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
         buffer = [];
         again = true;
       }
-      if (position) sync().catch(() => {});
+      // A running recovery drains the buffer when its read completes (and reads again if a gap
+      // remains), so a message arriving meanwhile must not force another read: on a busy channel
+      // that would keep the recovery going forever.
+      if (position && !syncing) sync().catch(() => {});
     },
     resync() {
       if (closed || !position) return;

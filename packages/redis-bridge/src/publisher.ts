@@ -9,8 +9,8 @@ import {
   type NamespaceTable,
   type PublishOptions,
   type PublishResult,
+  preparePublish,
   TaskpulseError,
-  utf8ByteLength,
 } from '@taskpulse/protocol';
 import { bounded } from './bounded';
 import { type Connection, closeClient, openConnection, type RedisConnectionOptions } from './connection';
@@ -41,7 +41,8 @@ export interface Publisher {
 
 /**
  * Builds the publication text after the offset and epoch: `{"event":…,"data":…,"ts":…}` with
- * optional `id` and `priority`, in the field order of the protocol. Validates as it goes.
+ * optional `id` and `priority`, in the field order of the protocol. Validation is
+ * {@link preparePublish}'s, shared with every broker.
  * @internal
  */
 export function publicationBody(
@@ -52,38 +53,23 @@ export function publicationBody(
   options: PublishOptions,
   now: () => number,
 ): string {
-  if (typeof event !== 'string' || event.length === 0 || event.length > 128) {
-    throw new TaskpulseError('bad_request', 'event must be a string of 1 to 128 characters');
-  }
-  let dataJson: string | undefined;
-  try {
-    dataJson = JSON.stringify(data);
-  } catch (cause) {
-    throw new TaskpulseError('bad_request', 'data is not JSON-serializable', { cause });
-  }
-  if (dataJson === undefined) throw new TaskpulseError('bad_request', 'data is not JSON-serializable');
-  if (utf8ByteLength(dataJson) > ns.maxPayloadBytes) {
-    throw new TaskpulseError('payload_too_large', `data is larger than ${ns.maxPayloadBytes} bytes`, {
-      details: { channel, maxPayloadBytes: ns.maxPayloadBytes },
-    });
-  }
-  const ts = options.ts ?? now();
-  if (typeof ts !== 'number' || !Number.isFinite(ts))
-    throw new TaskpulseError('bad_request', 'ts must be a finite number');
-  let body = `{"event":${JSON.stringify(event)},"data":${dataJson},"ts":${JSON.stringify(ts)}`;
-  if (options.id !== undefined) {
-    if (typeof options.id !== 'string' || options.id.length > 128) {
-      throw new TaskpulseError('bad_request', 'id must be a string of at most 128 characters');
-    }
-    body += `,"id":${JSON.stringify(options.id)}`;
-  }
-  if (options.priority !== undefined) {
-    const p = options.priority;
-    if (!Number.isInteger(p) || p < 1 || p > 4)
-      throw new TaskpulseError('bad_request', 'priority must be 1, 2, 3 or 4');
-    body += `,"priority":${p}`;
-  }
+  const input = preparePublish(ns, channel, event, data, options, now);
+  let body = `{"event":${JSON.stringify(event)},"data":${input.dataJson},"ts":${JSON.stringify(input.ts)}`;
+  if (input.id !== undefined) body += `,"id":${JSON.stringify(input.id)}`;
+  if (input.priority !== undefined) body += `,"priority":${input.priority}`;
   return `${body}}`;
+}
+
+/**
+ * Rejection of a guarded publish whose guard failed right before the command would have been
+ * written: nothing was sent to Redis. @internal
+ */
+export class PublishNotSentError extends TaskpulseError {
+  /** @param reason - why the publish was not sent */
+  constructor(reason: string) {
+    super('unavailable', `publish not sent: ${reason}`, { details: { reason } });
+    this.name = 'PublishNotSentError';
+  }
 }
 
 /** Parses the script's `{epoch, offset}` reply. @internal */
@@ -96,19 +82,26 @@ function parseReply(reply: unknown): { epoch: string; offset: number } {
   throw new TaskpulseError('internal', 'unexpected reply from the publish script');
 }
 
-/** The publisher core over an open connection, shared with the broker. @internal */
+/**
+ * The publisher core over an open connection, shared with the broker and the bridge runner.
+ * `guard`, when given, is checked immediately before the command is written (after any wait for
+ * the connection); when it returns false nothing is sent and the call rejects with
+ * {@link PublishNotSentError}. @internal
+ */
 export function publisherOn(
   connection: Connection,
   resolve: (channel: string) => NamespaceOptions,
   now: () => number,
+  guard?: { check(): boolean; reason: string },
 ): Publisher['publish'] {
   const script = loadScript('publish');
   return async (channel, event, data, options = {}) => {
     const ns = resolve(channel);
     const body = publicationBody(ns, channel, event, data, options ?? {}, now);
     const keys = channelKeys(connection.prefix, channel);
-    const reply = await bounded(connection, connection.client, 'publish', () =>
-      runScript(
+    const reply = await bounded(connection, connection.client, 'publish', () => {
+      if (guard && !guard.check()) throw new PublishNotSentError(guard.reason);
+      return runScript(
         connection.client,
         script,
         [keys.meta, keys.history, keys.pubsub],
@@ -121,8 +114,8 @@ export function publisherOn(
           ns.kind,
           connection.sharded ? 'spublish' : 'publish',
         ],
-      ),
-    );
+      );
+    });
     const { epoch, offset } = parseReply(reply);
     return { channel, epoch, offset };
   };

@@ -89,6 +89,46 @@ describe('subscriber', () => {
     await sub.unsubscribe();
   });
 
+  it('finishes a recovery while publications keep flowing on the channel', async () => {
+    const c = `t:${uniqueId()}`;
+    const t = timeline();
+    const sub = await subscriber.subscribe(c, t.handler);
+    await publisher.publish(c, 'e', 0);
+    await waitUntil(() => t.pubs().length === 1, 'first');
+    // Several concurrent publishers, so that live publications arrive while a history read is in flight.
+    let publishing = true;
+    let published = 1;
+    const loop = Promise.all(
+      range(1, 4).map(async () => {
+        while (publishing) {
+          published++;
+          await publisher.publish(c, 'e', 'live');
+        }
+      }),
+    );
+    await waitUntil(() => t.pubs().length >= 20, 'live flow');
+    const recoveredBefore = subscriber.stats().recovered;
+    // Publications that reach history but not the subscriber: the next live one reveals the gap.
+    for (let n = 0; n < 10; n++) await publishUnseen(client, prefix, c, 'unseen');
+    published += 10;
+    await waitUntil(() => subscriber.stats().recovered - recoveredBefore >= 10, 'recovery');
+    // Once the recovery is over, live publications are delivered without reading history again:
+    // wait for a stretch of 50 deliveries with no recovered publication (a livelocked recovery
+    // keeps re-reading history, so every stretch recovers some).
+    let mark = { recovered: subscriber.stats().recovered, delivered: t.pubs().length };
+    await waitUntil(() => {
+      const now = { recovered: subscriber.stats().recovered, delivered: t.pubs().length };
+      if (now.recovered !== mark.recovered) mark = now;
+      return now.delivered >= mark.delivered + 50;
+    }, 'recovery finished while publishing');
+    publishing = false;
+    await loop;
+    await waitUntil(() => t.pubs().length === published, 'delivery caught up');
+    expect(t.pubs().map((p) => p.offset)).toEqual(range(1, published));
+    expect(t.resets()).toEqual([]);
+    await sub.unsubscribe();
+  });
+
   it('drops duplicates', async () => {
     const c = `t:${uniqueId()}`;
     const t = timeline();

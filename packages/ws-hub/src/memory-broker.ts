@@ -17,8 +17,8 @@ import {
   type Publication,
   type PublishOptions,
   type PublishResult,
+  preparePublish,
   TaskpulseError,
-  utf8ByteLength,
 } from '@taskpulse/protocol';
 
 /** Options of {@link createMemoryBroker}. */
@@ -99,21 +99,8 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
     async publish(name: string, event: string, data: unknown, opts: PublishOptions = {}): Promise<PublishResult> {
       ensureOpen();
       const ns = resolve(name);
-      if (typeof event !== 'string' || event.length === 0 || event.length > 128) {
-        throw new TaskpulseError('bad_request', 'event must be a string of 1 to 128 characters');
-      }
-      let serialized: string | undefined;
-      try {
-        serialized = JSON.stringify(data);
-      } catch (cause) {
-        throw new TaskpulseError('bad_request', 'data is not JSON-serializable', { cause });
-      }
-      if (serialized === undefined) throw new TaskpulseError('bad_request', 'data is not JSON-serializable');
-      if (utf8ByteLength(serialized) > ns.maxPayloadBytes) {
-        throw new TaskpulseError('payload_too_large', `data is larger than ${ns.maxPayloadBytes} bytes`, {
-          details: { channel: name, maxPayloadBytes: ns.maxPayloadBytes },
-        });
-      }
+      // The same validation as every broker (Redis included), before anything is stored.
+      const input = preparePublish(ns, name, event, data, opts, now);
       const ch = channel(name, ns);
       ch.offset += 1;
       const publication: Publication = {
@@ -121,10 +108,10 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
         offset: ch.offset,
         epoch: ch.epoch,
         event,
-        data: JSON.parse(serialized),
-        ts: opts.ts ?? now(),
-        ...(opts.id !== undefined ? { id: opts.id } : {}),
-        ...(opts.priority !== undefined ? { priority: opts.priority } : {}),
+        data: JSON.parse(input.dataJson),
+        ts: input.ts,
+        ...(input.id !== undefined ? { id: input.id } : {}),
+        ...(input.priority !== undefined ? { priority: input.priority } : {}),
       };
       ch.history.push(publication);
       if (ch.history.length > ns.historySize) ch.history.splice(0, ch.history.length - ns.historySize);

@@ -50,4 +50,18 @@ describe('memory broker specifics', () => {
     await expect(broker.publish('task:1', 'e', undefined)).rejects.toMatchObject({ code: 'bad_request' });
     await broker.close();
   });
+
+  it('rejects an out-of-range priority with bad_request, as the Redis broker does', async () => {
+    const broker = createMemoryBroker();
+    const col = collector();
+    await broker.subscribe('task:1', col.handler);
+    await expect(broker.publish('task:1', 'e', 1, { priority: 9 })).rejects.toMatchObject({ code: 'bad_request' });
+    await expect(broker.publish('task:1', 'e', 1, { priority: 0 })).rejects.toMatchObject({ code: 'bad_request' });
+    expect((await broker.history('task:1')).publications).toEqual([]);
+    expect(col.publications).toEqual([]);
+    await broker.publish('task:1', 'e', 1, { priority: 4 });
+    const [p] = await col.waitFor(1);
+    expect(p).toMatchObject({ offset: 1, priority: 4 });
+    await broker.close();
+  });
 });

@@ -1,4 +1,4 @@
-import type { Broker, NamespaceTable, Publication, ResetEvent } from '@taskpulse/protocol';
+import type { Broker, NamespaceTable, Publication, PublishOptions, ResetEvent } from '@taskpulse/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueId } from './ports';
 
@@ -258,6 +258,25 @@ export function brokerConformance(name: string, factory: BrokerFactory): void {
       const c = ch('cf-tiny');
       await expect(broker.publish(c, 'e', 'x'.repeat(100))).rejects.toMatchObject({ code: 'payload_too_large' });
       const ok = await broker.publish(c, 'e', 'small');
+      expect(ok.offset).toBe(1);
+    });
+
+    it('rejects invalid publish input with bad_request and stores nothing', async () => {
+      const c = ch();
+      const bad: Array<[string, unknown, PublishOptions]> = [
+        ['', 1, {}],
+        ['e', undefined, {}],
+        ['e', 1, { priority: 9 }],
+        ['e', 1, { priority: 1.5 }],
+        ['e', 1, { id: 'x'.repeat(129) }],
+        ['e', 1, { ts: Number.NaN }],
+      ];
+      for (const [event, data, options] of bad) {
+        await expect(broker.publish(c, event, data, options), JSON.stringify(options)).rejects.toMatchObject({
+          code: 'bad_request',
+        });
+      }
+      const ok = await broker.publish(c, 'e', 'valid', { priority: 1 });
       expect(ok.offset).toBe(1);
     });
 
