@@ -96,6 +96,8 @@ function toTaskpulseError(error: unknown, remoteKeys: boolean): TaskpulseError {
   if (typeof code === 'string' && code.startsWith('ERR_J')) {
     return new TaskpulseError('unauthorized', `invalid token: ${(error as Error).message}`, { cause: error });
   }
+  // Not a jose error code: jose throws a plain TypeError for a token whose `alg` does not fit the
+  // key (an HS256 token against an RSA key), which is the token's fault.
   return new TaskpulseError('unauthorized', 'invalid token', { cause: error });
 }
 
@@ -103,7 +105,8 @@ function toTaskpulseError(error: unknown, remoteKeys: boolean): TaskpulseError {
  * Creates an authenticator that verifies a JWT from the `Authorization: Bearer` header, the
  * `token` query parameter or the `taskpulse_token` cookie. The principal carries the user id
  * (`sub`) and the project ids (`projects`) of the token. Missing, invalid or expired tokens throw
- * `unauthorized` (HTTP 401 before the upgrade).
+ * `unauthorized` (HTTP 401 before the upgrade); a key that cannot be loaded (a bad PEM, an
+ * unsupported algorithm) throws `internal`, since no client can fix it.
  *
  * @example
  * ```ts
@@ -153,7 +156,15 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): Authen
       if (options.optional) return null;
       throw new TaskpulseError('unauthorized', 'no token');
     }
-    const [jose, verifyKey] = await Promise.all([loadJose(), key()]);
+    let jose: Jose;
+    let verifyKey: Awaited<ReturnType<typeof key>>;
+    try {
+      [jose, verifyKey] = await Promise.all([loadJose(), key()]);
+    } catch (error) {
+      // The server's configuration (a bad PEM, an unknown algorithm, jose not loadable), not the
+      // client's token: a 500 that operators notice, not a 401 for every client.
+      throw new TaskpulseError('internal', 'the JWT verification key could not be loaded', { cause: error });
+    }
     try {
       const { payload } = await jose.jwtVerify(token, verifyKey as Parameters<Jose['jwtVerify']>[1], verifyOptions);
       return principalOf(payload, userIdClaim, projectIdsClaim);

@@ -96,12 +96,23 @@ export function createChannelCodec(options: ChannelCodecOptions): WireCodec {
           }
         },
       };
+      // The error frame of the initial subscription being set up (its close code and reason).
+      let initial: { channel: string; error?: { code: number; reason: string } } | undefined;
       void (async () => {
         // Not before `open` returns: the binding attaches the connection only then.
         await Promise.resolve();
         for (const channel of options.channels(context)) {
           if (session.closed) return;
-          await session.subscribe(channel);
+          initial = { channel };
+          const ok = await session.subscribe(channel);
+          const failed = initial.error;
+          initial = undefined;
+          // Only a failed initial subscription closes: later errors naming a channel (a
+          // `sendLatest` during a short broker outage) are not fatal.
+          if (!ok && onSubscribeError === 'close' && !session.closed) {
+            session.transport.close(failed?.code ?? 4500, failed?.reason ?? `subscribing ${channel} failed`);
+            return;
+          }
         }
       })();
       return {
@@ -119,10 +130,10 @@ export function createChannelCodec(options: ChannelCodecOptions): WireCodec {
         encodePublication: (p) => encode(p.pub),
         encodeControl(frame) {
           if (frame.type === 'subscribed') return frame.state ? encode(frame.state as Publication) : null;
-          if (frame.type === 'error' && frame.channel !== undefined && onSubscribeError === 'close') {
-            // After the binding has sent (nothing for) this frame: closing from inside its send is re-entrant.
+          if (frame.type === 'error' && initial !== undefined && frame.channel === initial.channel) {
+            // Remembered, not acted on: the subscribe loop closes once the attempt has returned.
             const code = isErrorCode(frame.code) ? closeCodeFor(frame.code) : 4500;
-            queueMicrotask(() => session.transport.close(code, frame.message.slice(0, 120)));
+            initial.error = { code, reason: frame.message.slice(0, 120) };
           }
           return null;
         },

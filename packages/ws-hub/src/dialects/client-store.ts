@@ -4,6 +4,7 @@
  * @module
  */
 import type { Broker, NamespaceOptions, StreamPosition } from '@taskpulse/protocol';
+import type { HubCore } from '../core/hub-core';
 
 /** What is kept per client id. */
 export interface ClientRecord {
@@ -79,4 +80,25 @@ export function createBrokerClientStore(broker: Broker, options: BrokerClientSto
       await broker.publish(channelOf(clientId), 'client', record);
     },
   };
+}
+
+/**
+ * Logs a warning through `core.logger` unless the record namespace is closed to clients
+ * (`access: 'none'`): otherwise anyone could read a client's user and project ids over
+ * `GET {base}/channels/dialect-client:{id}/state`. `SEED_NAMESPACES` and
+ * {@link CLIENT_RECORD_NAMESPACES} both close it.
+ */
+export function warnIfClientRecordsReadable(core: HubCore, namespace: string = CLIENT_RECORD_NAMESPACE): void {
+  let access: string;
+  try {
+    access = core.broker.namespaceOptions(`${namespace}:probe`).access;
+  } catch (error) {
+    access = `unusable (${String(error)})`;
+  }
+  if (access === 'none') return;
+  core.logger.warn(
+    `dialect client records in namespace "${namespace}" have access "${access}": clients can read them; ` +
+      'add CLIENT_RECORD_NAMESPACES (or SEED_NAMESPACES) to the namespace table of the hub and broker',
+    { namespace, access },
+  );
 }

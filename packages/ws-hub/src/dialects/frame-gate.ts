@@ -22,39 +22,16 @@ export interface FrameGate {
 /**
  * Creates the frame gate of one dialect connection. It closes the connection like the native
  * protocol does: 4413 for an oversize frame, 4429 for a sustained flood, 4400 after
- * `limits.maxInvalidFrames` invalid frames.
+ * `limits.maxInvalidFrames` invalid frames within a rolling minute. The rate budget and the
+ * invalid-frame counter are the session's own ({@link Session.admitFrame},
+ * {@link Session.reportInvalidFrame}), so dialect and native connections are limited alike.
  */
 export function createFrameGate(core: HubCore, session: Session): FrameGate {
-  const { maxFrameBytes, maxFramesPerSecond, frameBurst, maxInvalidFrames } = core.limits;
-  let tokens = frameBurst;
-  let tokensAt = Date.now();
-  let violations = 0;
-  let invalid = 0;
-
-  const countInvalid = () => {
-    invalid++;
-    if (invalid >= maxInvalidFrames) {
-      core.metrics.rejections.inc({ reason: 'invalid_frames' });
-      session.transport.close(CloseCode.BadRequest, 'too many invalid frames');
-    }
-  };
+  const { maxFrameBytes } = core.limits;
 
   const parse = (text: string): Record<string, unknown> | undefined => {
-    if (session.closed) return undefined;
-    const now = Date.now();
-    session.lastActivityAt = now;
-    tokens = Math.min(frameBurst, tokens + ((now - tokensAt) * maxFramesPerSecond) / 1000);
-    tokensAt = now;
-    if (tokens < 1) {
-      violations++;
-      session.sendError('rate_limited', 'too many frames; slow down');
-      if (violations > frameBurst) {
-        core.metrics.rejections.inc({ reason: 'rate_limited' });
-        session.transport.close(CloseCode.RateLimited, 'rate limit exceeded');
-      }
-      return undefined;
-    }
-    tokens -= 1;
+    // No request id is echoed: a legacy message's `id` field means something else.
+    if (!session.admitFrame()) return undefined;
     if (exceedsBytes(text, maxFrameBytes)) {
       session.sendError('frame_too_large', `frame is larger than ${maxFrameBytes} bytes`);
       core.metrics.rejections.inc({ reason: 'frame_too_large' });
@@ -66,12 +43,12 @@ export function createFrameGate(core: HubCore, session: Session): FrameGate {
       value = JSON.parse(text);
     } catch {
       session.sendError('bad_frame', 'message is not valid JSON');
-      countInvalid();
+      session.reportInvalidFrame();
       return undefined;
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       session.sendError('bad_frame', 'message must be a JSON object');
-      countInvalid();
+      session.reportInvalidFrame();
       return undefined;
     }
     return value as Record<string, unknown>;
@@ -80,7 +57,7 @@ export function createFrameGate(core: HubCore, session: Session): FrameGate {
     parse,
     reject(message) {
       session.sendError('bad_frame', message);
-      countInvalid();
+      session.reportInvalidFrame();
     },
   };
 }

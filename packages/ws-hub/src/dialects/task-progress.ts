@@ -19,7 +19,12 @@ import type { HubCore } from '../core/hub-core';
 import type { AuthenticateFn } from '../core/options';
 import type { Principal } from '../core/principal';
 import type { Session } from '../core/session';
-import { type ClientRecord, type ClientRecordStore, createBrokerClientStore } from './client-store';
+import {
+  type ClientRecord,
+  type ClientRecordStore,
+  createBrokerClientStore,
+  warnIfClientRecordsReadable,
+} from './client-store';
 import { defineDialect, type HubDialect } from './dialect';
 import { createFrameGate } from './frame-gate';
 import { taskProgressRoutes } from './task-progress-routes';
@@ -111,6 +116,8 @@ export function taskProgressDialect(options: TaskProgressDialectOptions = {}): T
   return {
     ...defineDialect({ name: 'task-progress', path, codec, routes: taskProgressRoutes(prefix) }),
     bind(core) {
+      // The default store keeps records in the broker, readable like any channel unless closed.
+      if (options.store === undefined) warnIfClientRecordsReadable(core);
       storeFor(core);
     },
     trustQueryIdentity(trustOptions = {}) {

@@ -2,7 +2,7 @@
  * Reading the channel list and positions of SSE and polling requests.
  * @module
  */
-import { assertChannel, type StreamPosition, TaskpulseError } from '@taskpulse/protocol';
+import { assertChannel, type Broker, type StreamPosition, TaskpulseError } from '@taskpulse/protocol';
 import { decodePositionsCursor, parsePosition } from './positions-cursor';
 
 /** Channels and the positions to resume them from. */
@@ -116,4 +116,21 @@ export function bodyChannelRequest(body: unknown, maxChannels: number): ChannelR
   }
   const lastId = parseLastId(channels, b.last_id, b.epoch);
   return lastId ? { channels, positions, lastId } : { channels, positions };
+}
+
+/**
+ * Turns `last_id` into a position of its channel: without an epoch, the offset is taken in the
+ * channel's current epoch (one `broker.state` read). A position from a cursor for the same channel
+ * wins. Call it once per request, after authorizing the channels (reading the state of a channel
+ * may create its epoch).
+ * @returns the request's positions, `last_id` included
+ */
+export async function resolveLastId(
+  broker: Pick<Broker, 'state'>,
+  request: ChannelRequest,
+): Promise<Map<string, StreamPosition>> {
+  const { lastId, positions } = request;
+  if (!lastId || positions.has(lastId.channel)) return positions;
+  const epoch = lastId.epoch ?? (await broker.state(lastId.channel)).epoch;
+  return new Map(positions).set(lastId.channel, { epoch, offset: lastId.offset });
 }

@@ -9,9 +9,10 @@ import { TaskpulseError } from '@taskpulse/protocol';
 import type { HubCore } from '../core/hub-core';
 import type { Principal } from '../core/principal';
 import { type DialectRoute, type HubDialect, matchRoutePath } from '../dialects/dialect';
+import { parseRequestUrl } from '../request-url';
 import { httpError, requireApiKey, sendError, sendJson } from './http-io';
 import { handleHealthz, handleMetrics, handleReadyz, handleStats } from './ops-endpoints';
-import { handlePoll } from './poll-endpoint';
+import { handlePoll, PollWaiters } from './poll-endpoint';
 import { handlePublish } from './publish-endpoint';
 import { handleHistory, handleState } from './read-endpoints';
 import { handleSse } from './sse-endpoint';
@@ -78,15 +79,6 @@ export interface HttpHandler {
 }
 
 const ALLOW_HEADERS = 'Authorization, Content-Type, X-API-Key, Last-Event-ID, If-None-Match, Cache-Control';
-
-function parseUrl(raw: string): URL | null {
-  try {
-    // Concatenate rather than resolve: `//host/path` must stay a path, not become a host.
-    return raw.startsWith('/') ? new URL(`http://localhost${raw}`) : new URL(raw);
-  } catch {
-    return null;
-  }
-}
 
 /**
  * Creates the HTTP handler of a hub. `createHub` calls it for every request before the user's
@@ -210,6 +202,7 @@ export function createHttpHandler(core: HubCore, options: HttpOptions = {}): Htt
     defaultLimit: 100,
     maxLimit,
     maxBodyBytes,
+    waiters: new PollWaiters(),
     onClose(wake: () => void) {
       if (closed) queueMicrotask(wake);
       waiters.add(wake);
@@ -248,7 +241,7 @@ export function createHttpHandler(core: HubCore, options: HttpOptions = {}): Htt
   return {
     async handle(request, response) {
       const raw = request.url ?? '/';
-      const url = parseUrl(raw);
+      const url = parseRequestUrl(raw);
       if (!url) return false;
       const path = url.pathname;
       // Dialect routes first: they are exact paths, and a basePath of '/' must not hide them.

@@ -11,7 +11,7 @@ import { TaskpulseError } from '@taskpulse/protocol';
 import type { ChannelListener } from '../core/channel-router';
 import type { HubCore } from '../core/hub-core';
 import type { Principal } from '../core/principal';
-import { bodyChannelRequest, type ChannelRequest, queryChannelRequest } from './channel-params';
+import { bodyChannelRequest, type ChannelRequest, queryChannelRequest, resolveLastId } from './channel-params';
 import { ifNoneMatch, intParam, readJsonBody, sendJson } from './http-io';
 import { encodePositionsCursor } from './positions-cursor';
 
@@ -57,6 +57,59 @@ export interface PollSettings {
   maxBodyBytes: number;
   /** Registers a waiter woken when the handler closes; returns the unregister function. */
   onClose(wake: () => void): () => void;
+  /** The handler's long-poll waiters, counted against the hub's connection limits. */
+  waiters: PollWaiters;
+}
+
+/**
+ * Counts the long polls of one HTTP handler that are waiting for a change. A waiting poll holds
+ * router listeners (and broker subscriptions) on up to `maxChannelsPerConnection` channels, like
+ * a connection, so it is admitted like one: {@link HubCore.admit} (open sessions, shutdown), and
+ * at most `limits.maxConnections` waiters in all and `limits.maxConnectionsPerUser` per user id.
+ */
+export class PollWaiters {
+  #total = 0;
+  readonly #perUser = new Map<string, number>();
+
+  /** Waiting polls now. */
+  get size(): number {
+    return this.#total;
+  }
+
+  /**
+   * Admits one more waiter or throws `too_many_connections` (`details.status` 503 for the hub's
+   * limit, 429 for the user's, as {@link HubCore.admit}) or `shutting_down`.
+   * @returns the release function (idempotent)
+   */
+  acquire(core: HubCore, principal: Principal): () => void {
+    core.admit(principal);
+    const { maxConnections, maxConnectionsPerUser } = core.limits;
+    if (this.#total >= maxConnections) {
+      core.metrics.rejections.inc({ reason: 'max_connections' });
+      throw new TaskpulseError('too_many_connections', 'the hub is at its limit of waiting polls', {
+        details: { status: 503, limit: maxConnections },
+      });
+    }
+    const user = principal.userId;
+    if (user !== undefined && (this.#perUser.get(user) ?? 0) >= maxConnectionsPerUser) {
+      core.metrics.rejections.inc({ reason: 'max_connections_per_user' });
+      throw new TaskpulseError('too_many_connections', `user ${user} has too many waiting polls`, {
+        details: { status: 429, limit: maxConnectionsPerUser },
+      });
+    }
+    this.#total++;
+    if (user !== undefined) this.#perUser.set(user, (this.#perUser.get(user) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#total--;
+      if (user === undefined) return;
+      const n = (this.#perUser.get(user) ?? 1) - 1;
+      if (n > 0) this.#perUser.set(user, n);
+      else this.#perUser.delete(user);
+    };
+  }
 }
 
 async function readChannel(
@@ -81,32 +134,23 @@ async function readChannel(
   return { kind, epoch: state.epoch, offset: state.offset, publications: [], state: state.latest };
 }
 
-async function poll(core: HubCore, request: ChannelRequest, limit: number): Promise<PollResponse> {
-  let lastIdSince: StreamPosition | undefined;
-  if (request.lastId) {
-    // Without an epoch, `last_id` is taken as an offset in the channel's current epoch.
-    const epoch = request.lastId.epoch ?? (await core.broker.state(request.lastId.channel)).epoch;
-    lastIdSince = { epoch, offset: request.lastId.offset };
-  }
-  const results = await Promise.all(
-    request.channels.map((c) =>
-      readChannel(
-        core,
-        c,
-        request.positions.get(c) ?? (request.lastId?.channel === c ? lastIdSince : undefined),
-        limit,
-      ),
-    ),
-  );
+/** Reads every channel from its position (`last_id` already resolved into `since`). */
+async function poll(
+  core: HubCore,
+  names: readonly string[],
+  since: ReadonlyMap<string, StreamPosition>,
+  limit: number,
+): Promise<PollResponse> {
+  const results = await Promise.all(names.map((c) => readChannel(core, c, since.get(c), limit)));
   const channels: Record<string, PollChannelResult> = {};
   const positions: Record<string, StreamPosition> = {};
-  request.channels.forEach((c, i) => {
+  names.forEach((c, i) => {
     const r = results[i] as PollChannelResult;
     channels[c] = r;
     positions[c] = { epoch: r.epoch, offset: r.offset };
   });
   const body: PollResponse = { channels, positions, cursor: encodePositionsCursor(positions) };
-  if (request.channels.length === 1) body.last_id = (results[0] as PollChannelResult).offset;
+  if (names.length === 1) body.last_id = (results[0] as PollChannelResult).offset;
   return body;
 }
 
@@ -136,6 +180,11 @@ async function waitForChange(
   const attached: string[] = [];
   const onGone = () => wake('gone');
   response.once('close', onGone);
+  // Gone already: 'close' was emitted before we listened and would never wake this waiter.
+  if (response.destroyed || response.socket?.destroyed === true) {
+    response.off('close', onGone);
+    return 'gone';
+  }
   const unregister = settings.onClose(() => wake('timeout'));
   const timer = setTimeout(() => wake('timeout'), waitMs);
   try {
@@ -179,22 +228,35 @@ export async function handlePoll(
     waitMs = intParam(url, 'wait', 0, 0, settings.maxWaitMs);
     limit = intParam(url, 'limit', settings.defaultLimit, 1, settings.maxLimit);
   }
-  for (const c of channelRequest.channels) await core.authorize(principal, c, 'read');
+  const { channels } = channelRequest;
+  for (const c of channels) await core.authorize(principal, c, 'read');
+  // Once per request, after authorization: the wait loop re-reads from the same positions.
+  const since = await resolveLastId(core.broker, channelRequest);
   // Bound the whole response, not only each channel: many channels share `maxLimit` publications.
-  limit = Math.min(limit, Math.max(1, Math.floor(settings.maxLimit / channelRequest.channels.length)));
+  limit = Math.min(limit, Math.max(1, Math.floor(settings.maxLimit / channels.length)));
 
   const tags = ifNoneMatch(request);
   const matches = (b: PollResponse) => tags.includes('*') || tags.includes(etagOf(b));
-  let body = await poll(core, channelRequest, limit);
+  let body = await poll(core, channels, since, limit);
   if (waitMs > 0 && (matches(body) || idle(body))) {
-    const outcome = await waitForChange(core, channelRequest.channels, waitMs, response, settings, async () => {
-      const again = await poll(core, channelRequest, limit);
-      const changed = !(matches(again) || idle(again));
-      if (changed) body = again;
-      return changed;
-    });
+    // The client may have gone meanwhile (authentication, reads): no waiter on a dead socket.
+    if (request.socket.destroyed || response.destroyed) return;
+    // A waiting poll holds listeners like a connection: admitted like one, or refused at once.
+    const release = settings.waiters.acquire(core, principal);
+    let fresh = false;
+    let outcome: 'changed' | 'timeout' | 'gone';
+    try {
+      outcome = await waitForChange(core, channels, waitMs, response, settings, async () => {
+        const again = await poll(core, channels, since, limit);
+        fresh = !(matches(again) || idle(again));
+        if (fresh) body = again;
+        return fresh;
+      });
+    } finally {
+      release();
+    }
     if (outcome === 'gone') return;
-    if (outcome === 'changed') body = await poll(core, channelRequest, limit);
+    if (outcome === 'changed' && !fresh) body = await poll(core, channels, since, limit);
   }
   const etag = etagOf(body);
   const cacheHeaders = {

@@ -45,8 +45,28 @@ function parseOne(value: unknown, where: string): PublishInput {
 }
 
 /**
+ * The error of batch item `index`, naming it in the message and in `details.index`. An unexpected
+ * error is logged and answered as `unavailable` without its message (an `internal` answer would
+ * lose the index).
+ */
+function atIndex(core: HubCore, error: unknown, index: number): TaskpulseError {
+  let e = TaskpulseError.from(error, 'internal');
+  if (e.code === 'internal') {
+    core.logger.error('http publish failed', { index, error: String(error) });
+    e = new TaskpulseError('unavailable', 'publishing failed');
+  }
+  return new TaskpulseError(e.code, `publications[${index}]: ${e.message}`, {
+    cause: error,
+    details: { ...e.details, index },
+  });
+}
+
+/**
  * Handles `POST {base}/publish` with body `{channel, event, data, id?, priority?}` (answers
  * `{channel, epoch, offset}`) or `{publications: [...]}` (answers `{results: [...]}`, in order).
+ * A batch is checked whole (shape, channel names, namespaces) before any item is published; an
+ * item that then fails (broker down) ends the request with an error whose `details.index` names
+ * it: the items before it are published, the later ones are not.
  */
 export async function handlePublish(
   core: HubCore,
@@ -66,10 +86,24 @@ export async function handlePublish(
       throw new TaskpulseError('bad_request', `publications must be an array of 1 to ${MAX_BATCH} items`);
     }
     const inputs = list.map((item, i) => parseOne(item, `publications[${i}]`));
+    // Every namespace first (unknown_channel…): a bad item k must not leave items before it published.
+    inputs.forEach((p, i) => {
+      try {
+        core.broker.namespaceOptions(p.channel);
+      } catch (error) {
+        throw atIndex(core, error, i);
+      }
+    });
     const results: PublishResult[] = [];
     // One after the other: offsets of one channel follow the order of the request.
-    for (const p of inputs)
-      results.push(await core.publish(p.channel, p.event, p.data, { ...p.options, source: 'http' }));
+    for (const [i, p] of inputs.entries()) {
+      try {
+        results.push(await core.publish(p.channel, p.event, p.data, { ...p.options, source: 'http' }));
+      } catch (error) {
+        // Items before `index` are published (their offsets are lost to the client), later ones not.
+        throw atIndex(core, error, i);
+      }
+    }
     sendJson(response, 200, { results }, headers);
     return;
   }

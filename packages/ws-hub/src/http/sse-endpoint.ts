@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HubCore } from '../core/hub-core';
 import type { Principal } from '../core/principal';
-import { queryChannelRequest } from './channel-params';
+import { queryChannelRequest, resolveLastId } from './channel-params';
 import { SseTransport } from './sse-transport';
 
 /** Settings of the SSE endpoint. */
@@ -37,12 +37,10 @@ export async function handleSse(
     (typeof header === 'string' && header !== '' ? header : undefined) ??
     url.searchParams.get('lastEventId') ??
     undefined;
-  const { channels, positions, lastId } = queryChannelRequest(url, core.limits.maxChannelsPerConnection, lastEventId);
-  if (lastId) {
-    const epoch = lastId.epoch ?? (await core.broker.state(lastId.channel)).epoch;
-    if (!positions.has(lastId.channel)) positions.set(lastId.channel, { epoch, offset: lastId.offset });
-  }
+  const channelRequest = queryChannelRequest(url, core.limits.maxChannelsPerConnection, lastEventId);
+  const { channels } = channelRequest;
   for (const channel of channels) await core.authorize(principal, channel, 'subscribe');
+  const positions = await resolveLastId(core.broker, channelRequest);
   core.admit(principal);
   // The client may have gone while we were authenticating; a stream on a dead socket never ends.
   if (request.socket.destroyed) return;
