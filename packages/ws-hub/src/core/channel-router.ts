@@ -58,7 +58,9 @@ export class ChannelRouter {
   constructor(broker: Broker, options: ChannelRouterOptions = {}) {
     this.#broker = broker;
     this.#options = options;
-    this.#tailSize = Math.max(0, options.tailSize ?? 64);
+    // At least 1: an empty tail reads as "nothing published since", which would let a completed
+    // shared read be reused past newer publications.
+    this.#tailSize = Math.max(1, options.tailSize ?? 64);
   }
 
   /**
@@ -110,7 +112,7 @@ export class ChannelRouter {
         tail,
         reads,
         ready: this.#broker.subscribe(channel, {
-          onPublication: (pub) => this.#fanout(channel, listeners, tail, pub),
+          onPublication: (pub) => this.#fanout(channel, listeners, tail, reads, pub),
           onReset: (event) => {
             tail.length = 0;
             reads.clear();
@@ -161,16 +163,23 @@ export class ChannelRouter {
     await Promise.allSettled(entries.map(async (e) => (await e.ready).unsubscribe()));
   }
 
-  #fanout(channel: string, listeners: Set<ChannelListener>, tail: SerializedPublication[], pub: Publication): void {
+  #fanout(
+    channel: string,
+    listeners: Set<ChannelListener>,
+    tail: SerializedPublication[],
+    reads: SharedReads,
+    pub: Publication,
+  ): void {
     this.#options.onFanout?.(pub, listeners.size);
     const serialized = new SerializedPublication(pub);
-    if (this.#tailSize > 0) {
-      const last = tail[tail.length - 1];
-      // Keep the tail gap-free: a publication that does not follow the last one starts it anew.
-      if (last !== undefined && (last.pub.epoch !== pub.epoch || last.pub.offset + 1 !== pub.offset)) tail.length = 0;
-      tail.push(serialized);
-      if (tail.length > this.#tailSize) tail.shift();
-    }
+    const last = tail[tail.length - 1];
+    // Keep the tail gap-free: a publication that does not follow the last one starts it anew.
+    if (last !== undefined && (last.pub.epoch !== pub.epoch || last.pub.offset + 1 !== pub.offset)) tail.length = 0;
+    tail.push(serialized);
+    // The whole tail is only needed while a shared read is in flight or reusable; otherwise the
+    // newest publication is enough, so idle channels hold one publication, not 64.
+    const keep = reads.idle ? 1 : this.#tailSize;
+    if (tail.length > keep) tail.splice(0, tail.length - keep);
     if (listeners.size === 0) return;
     for (const listener of listeners) {
       try {

@@ -58,6 +58,10 @@ export class ChannelSubscription implements ChannelListener {
   #mode: 'buffering' | 'live' | 'closed' = 'buffering';
   #buffer: SerializedPublication[] = NONE;
   #pending: SerializedPublication[] = NONE;
+  /** Whether {@link ChannelSubscription.start} ran (the `subscribed` answer went out). */
+  #started = false;
+  /** A broker reset that arrived before the answer went out. */
+  #pendingReset: ResetEvent | undefined;
   readonly #router: ChannelRouter;
   readonly #broker: Broker;
   readonly #target: SubscriptionTarget;
@@ -113,6 +117,13 @@ export class ChannelSubscription implements ChannelListener {
   /** Delivers the recovered publications, then those buffered meanwhile, then goes live. */
   start(): void {
     if (this.#mode !== 'buffering') return;
+    this.#started = true;
+    const reset = this.#pendingReset;
+    if (reset !== undefined) {
+      this.#pendingReset = undefined;
+      this.#pending = NONE;
+      this.#rebaseline(reset.epoch, reset.offset, reset.latest);
+    }
     const pending = this.#pending;
     this.#pending = NONE;
     this.#mode = 'live';
@@ -180,6 +191,13 @@ export class ChannelSubscription implements ChannelListener {
       }
     } catch (error) {
       this.#target.onError?.(error, this.channel);
+      // The gap cannot be read now (broker unavailable). Retrying at once would spin on
+      // microtasks (a broker that is reconnecting rejects synchronously) and starve the event
+      // loop; say plainly that continuity was lost and go on from the first buffered publication.
+      const first = this.#buffer[0];
+      if (first !== undefined && (this.#mode as string) !== 'closed') {
+        this.#rebaseline(first.pub.epoch, first.pub.offset - 1, null);
+      }
     }
     if (this.#mode === 'buffering') this.start();
   }
@@ -188,6 +206,12 @@ export class ChannelSubscription implements ChannelListener {
     if (this.#mode === 'closed') return;
     this.#buffer = this.#buffer.filter((p) => p.pub.epoch === event.epoch && p.pub.offset > event.offset);
     this.#pending = NONE;
+    if (!this.#started) {
+      // The `subscribed` answer has not gone out yet: the unsolicited re-baseline must follow it,
+      // and the baseline `prime` is about to set from an older read must not win.
+      this.#pendingReset = event;
+      return;
+    }
     this.#rebaseline(event.epoch, event.offset, event.latest);
   }
 

@@ -120,8 +120,10 @@ export class HubCore {
     try {
       return (await this.#authenticate(request)) ?? ANONYMOUS;
     } catch (error) {
-      const e = TaskpulseError.from(error, 'unauthorized');
-      throw e.code === 'internal' ? new TaskpulseError('unauthorized', e.message, { cause: error }) : e;
+      // A hook that fails unexpectedly (a plain Error) denies access: 401, never a 500 a client
+      // cannot act on. A hook that deliberately reports `internal` (the JWT authenticator cannot
+      // load its key: a server misconfiguration) is answered as such, so operators see it.
+      throw TaskpulseError.from(error, 'unauthorized');
     }
   }
 

@@ -123,18 +123,7 @@ export class Session implements SubscriptionTarget {
 
   /** Handles one text frame from the client. Never throws. */
   handleText(text: string): void {
-    if (this.#closed) return;
-    this.lastActivityAt = Date.now();
-    if (!this.#takeToken()) {
-      this.#rollAbuseWindow();
-      this.#rateViolations++;
-      this.sendError('rate_limited', 'too many frames; slow down', peekRequestId(text));
-      if (this.#rateViolations > this.#core.limits.frameBurst) {
-        this.#core.metrics.rejections.inc({ reason: 'rate_limited' });
-        this.transport.close(CloseCode.RateLimited, 'rate limit exceeded');
-      }
-      return;
-    }
+    if (!this.admitFrame(text)) return;
     const parsed = parseClientFrame(text, { maxBytes: this.#core.limits.maxFrameBytes });
     if (!parsed.ok) {
       const { error } = parsed;
@@ -144,10 +133,48 @@ export class Session implements SubscriptionTarget {
         this.transport.close(CloseCode.FrameTooLarge, 'frame too large');
         return;
       }
-      this.#countInvalid();
+      this.reportInvalidFrame();
       return;
     }
     this.handleFrame(parsed.value);
+  }
+
+  /**
+   * Takes one client frame from the connection's rate budget (a token bucket of
+   * `limits.frameBurst` refilled at `limits.maxFramesPerSecond`) and marks activity. Over budget,
+   * answers `rate_limited` and, after more than `frameBurst` violations within a rolling minute,
+   * closes with 4429. {@link Session.handleText} calls it; bindings that decode client text
+   * themselves (dialects) call it for each frame before decoding.
+   * @param text - the frame, to echo its request id in the error frame; omit to send none
+   * @returns whether the frame may be handled (false too when the session is closed)
+   */
+  admitFrame(text?: string): boolean {
+    if (this.#closed) return false;
+    this.lastActivityAt = Date.now();
+    if (this.#takeToken()) return true;
+    this.#rollAbuseWindow();
+    this.#rateViolations++;
+    this.sendError('rate_limited', 'too many frames; slow down', text === undefined ? undefined : peekRequestId(text));
+    if (this.#rateViolations > this.#core.limits.frameBurst) {
+      this.#core.metrics.rejections.inc({ reason: 'rate_limited' });
+      this.transport.close(CloseCode.RateLimited, 'rate limit exceeded');
+    }
+    return false;
+  }
+
+  /**
+   * Counts one invalid client frame (send its error frame first) within a rolling minute; at
+   * `limits.maxInvalidFrames` in one window the connection is closed with 4400. For bindings that
+   * validate client text themselves (dialects).
+   */
+  reportInvalidFrame(): void {
+    if (this.#closed) return;
+    this.#rollAbuseWindow();
+    this.#invalidFrames++;
+    if (this.#invalidFrames >= this.#core.limits.maxInvalidFrames) {
+      this.#core.metrics.rejections.inc({ reason: 'invalid_frames' });
+      this.transport.close(CloseCode.BadRequest, 'too many invalid frames');
+    }
   }
 
   /** Handles a parsed client frame. Never throws. */
@@ -198,6 +225,8 @@ export class Session implements SubscriptionTarget {
     else this.#subs.push(pending);
     try {
       await this.#core.authorize(this.principal, channel, 'subscribe');
+      // Unsubscribed or closed while authorizing: back out before any broker work.
+      if (this.#closed || !this.#subs.includes(pending)) return false;
       // The session itself is the subscription's target (no object per subscription).
       const opened = await this.#core.openSubscription(channel, since, this);
       const index = this.#subs.indexOf(pending);
@@ -213,7 +242,10 @@ export class Session implements SubscriptionTarget {
       opened.subscription.start();
       return true;
     } catch (error) {
+      // An attempt the client already gave up (unsubscribed, closed) fails silently: it was told.
+      const abandoned = this.#closed || !this.#subs.includes(pending);
       this.#remove(pending);
+      if (abandoned) return false;
       const e = TaskpulseError.from(error, 'unavailable');
       this.sendError(e.code, e.message, id, channel);
       return false;
@@ -320,15 +352,6 @@ export class Session implements SubscriptionTarget {
       this.#abuseWindowStart = now;
       this.#invalidFrames = 0;
       this.#rateViolations = 0;
-    }
-  }
-
-  #countInvalid(): void {
-    this.#rollAbuseWindow();
-    this.#invalidFrames++;
-    if (this.#invalidFrames >= this.#core.limits.maxInvalidFrames) {
-      this.#core.metrics.rejections.inc({ reason: 'invalid_frames' });
-      this.transport.close(CloseCode.BadRequest, 'too many invalid frames');
     }
   }
 

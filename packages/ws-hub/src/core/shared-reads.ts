@@ -100,6 +100,8 @@ export class SharedReads {
   readonly #tail: readonly SerializedPublication[];
   #history: SharedRead<RecoveryRead>[] = [];
   #state: SharedRead<ChannelState> | undefined;
+  #inFlight = 0;
+  #lastDoneAt = 0;
 
   /**
    * @param broker - the backplane
@@ -110,6 +112,14 @@ export class SharedReads {
     this.#broker = broker;
     this.#channel = channel;
     this.#tail = tail;
+  }
+
+  /**
+   * True when no read is in flight or still reusable: the route then needs no more tail than its
+   * newest publication (which keeps the tail's gap check working).
+   */
+  get idle(): boolean {
+    return this.#inFlight === 0 && Date.now() - this.#lastDoneAt >= REUSE_MS;
   }
 
   /** Forgets every read (the broker reset the channel). */
@@ -141,7 +151,7 @@ export class SharedReads {
       // The shared read holds this position's answer: recovered exactly when it continues after it.
       return { ...read, publications, recovered: first.pub.offset === since.offset + 1 };
     }
-    return this.#share(this.#history, since, readPages(this.#broker, this.#channel, since));
+    return this.#share(this.#history, since, this.#track(readPages(this.#broker, this.#channel, since)));
   }
 
   /** Reads the channel's current state, sharing a read in flight or recently completed. */
@@ -156,7 +166,7 @@ export class SharedReads {
     }
     const entry: SharedRead<ChannelState> = {
       since: null,
-      promise: this.#broker.state(this.#channel),
+      promise: this.#track(this.#broker.state(this.#channel)),
       doneAt: 0,
       result: undefined,
     };
@@ -171,6 +181,16 @@ export class SharedReads {
       },
     );
     return entry.promise;
+  }
+
+  #track<T>(promise: Promise<T>): Promise<T> {
+    this.#inFlight++;
+    const settle = () => {
+      this.#inFlight--;
+      this.#lastDoneAt = Date.now();
+    };
+    promise.then(settle, settle);
+    return promise;
   }
 
   #share(

@@ -6,12 +6,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TaskpulseError } from '@taskpulse/protocol';
-
-/** The HTTP status for a refused upgrade: `details.status` when the error names one (429 vs 503). */
-export function upgradeStatusFor(error: TaskpulseError): number {
-  const status = error.details?.status;
-  return typeof status === 'number' && status >= 400 && status < 600 ? status : error.status;
-}
+import { statusOf } from '../http/http-io';
 
 /**
  * Writes `HTTP/1.1 <status>` with a JSON body `{ "error": { code, message, details? } }` on the
@@ -22,7 +17,8 @@ export function rejectUpgrade(socket: Duplex, error: TaskpulseError): void {
     socket.destroy();
     return;
   }
-  const status = upgradeStatusFor(error);
+  // `details.status` when the error names one (429 vs 503), as for every HTTP error of the hub.
+  const status = statusOf(error);
   const body = JSON.stringify(error.toJSON());
   const retryAfter = status === 429 || status === 503 ? 'Retry-After: 5\r\n' : '';
   socket.once('finish', () => socket.destroy());

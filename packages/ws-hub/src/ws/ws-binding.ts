@@ -11,6 +11,7 @@ import { type PerMessageDeflateOptions, type WebSocket, WebSocketServer } from '
 import { type CodecContext, nativeCodec, type WireCodec } from '../core/codec';
 import type { HubCore } from '../core/hub-core';
 import type { Principal } from '../core/principal';
+import { parseRequestUrl } from '../request-url';
 import { HeartbeatMonitor } from './heartbeat';
 import { type DeliveryCounter, OutboundScheduler } from './outbound-scheduler';
 import { rejectUpgrade } from './reject-upgrade';
@@ -81,11 +82,8 @@ function pathOf(url: string | undefined): string {
 }
 
 function requestUrl(request: IncomingMessage): URL {
-  try {
-    return new URL(request.url ?? '/', `http://${request.headers.host ?? 'localhost'}`);
-  } catch {
-    return new URL(request.url ?? '/', 'http://localhost');
-  }
+  // An unparsable target still gets a connection (its path already matched); the codec sees `/`.
+  return parseRequestUrl(request.url) ?? new URL('http://localhost/');
 }
 
 function swallow(): void {

@@ -195,7 +195,19 @@ export class WsConnection implements SessionTransport {
     let entry: SerializedPublication | string = publication;
     const codec = this.#codec;
     if (codec !== undefined) {
-      const text = codec.encodePublication(publication, kind);
+      let text: string | null;
+      try {
+        text = codec.encodePublication(publication, kind);
+      } catch (error) {
+        // A throwing codec must not take recovery or the connection down; the publication is
+        // dropped for this client (its position already advanced) and the failure is logged.
+        this.#mount.shared.logger.error('codec failed to encode a publication', {
+          channel: publication.pub.channel,
+          offset: publication.pub.offset,
+          error: String(error),
+        });
+        return;
+      }
       if (text === null) return;
       // Batchable codecs send native frames: keep the shared object so the frame bytes (and the
       // batch frame) are built once per publication, not once per socket.
