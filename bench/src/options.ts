@@ -11,8 +11,8 @@ export type Layout = 'one' | 'many';
 export type Load = number | 'max';
 
 /** The scenarios of a run. */
-export type Scenario = 'fanout' | 'recovery' | 'http';
-const SCENARIOS: readonly Scenario[] = ['fanout', 'recovery', 'http'];
+export type Scenario = 'fanout' | 'recovery' | 'http' | 'size';
+const SCENARIOS: readonly Scenario[] = ['fanout', 'recovery', 'http', 'size'];
 
 /** Everything a run needs to know. */
 export interface BenchOptions {
@@ -46,7 +46,7 @@ const HELP = `npm run bench [-- options]
   (default)          full run: N = 1000,5000,10000 × one/many channels × 10k/50k/max, 3 repetitions (< ~15 min)
   --quick            small N (200, 1000), 1 repetition (< 2 min)
   --smoke            N = 20 for ~5 s; exit 0 only if every server delivered (for CI)
-  --scenarios fanout,recovery,http   which scenarios run (default: all)
+  --scenarios fanout,recovery,http,size   which scenarios run (default: all; size = browser bundles, seconds)
   --sizes 1000,5000  connection counts
   --layouts one,many all clients on one channel / --clients-per-channel clients per channel
   --loads 10000,max  offered deliveries/s, or max (closed loop)

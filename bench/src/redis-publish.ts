@@ -202,9 +202,10 @@ export async function runRedisPublishBench(options: RedisPublishBenchOptions = {
   const client = new Redis(url);
   const piped = new Redis(url, { enableAutoPipelining: true });
   const subClient = new Redis(url);
-  const publisher = createPublisher({ redis: client, prefix });
-  const pipedPublisher = createPublisher({ redis: piped, prefix });
-  const subscriber = createSubscriber({ redis: client, prefix });
+  const namespaces = { task: {} };
+  const publisher = createPublisher({ redis: client, prefix, namespaces });
+  const pipedPublisher = createPublisher({ redis: piped, prefix, namespaces });
+  const subscriber = createSubscriber({ redis: client, prefix, namespaces });
   const rows = new Map<string, BenchRow>();
   try {
     const info = await client.info('server');

@@ -21,6 +21,7 @@ import { type HttpResult, runHttpScenario } from './scenarios/http-fallbacks';
 import { type RecoveryResult, runRecovery } from './scenarios/recovery';
 import { loadTaskpulse } from './servers/taskpulse-server';
 import type { VariantName } from './servers/types';
+import { renderSizes, runSizeBench } from './size';
 import { killAllChildrenSync, planFdLimit, spawnChild } from './spawn';
 
 const BENCH_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -73,6 +74,11 @@ async function main(): Promise<number> {
     // npm runs the script in bench/; a relative path means relative to where `npm run` was typed
     log(renderRun(readRun(resolve(process.env.INIT_CWD ?? process.cwd(), opts.report))));
     return 0;
+  }
+  if (opts.scenarios.includes('size')) {
+    // Browser bundle sizes (bench/src/size.ts): no server, no Redis, a few seconds.
+    log(`## Browser bundle size (esbuild, minified)\n\n${renderSizes(await runSizeBench())}\n`);
+    if (opts.scenarios.every((s) => s === 'size')) return 0;
   }
   const deadline = setTimeout(
     () => emergencyStop(`exceeded ${HARD_DEADLINE_MS[opts.mode] / 60_000} min`, 1),

@@ -2,11 +2,16 @@
 /**
  * Pack-and-install smoke test: what a user installs must work.
  *
- * 1. `npm pack` every publishable package under packages/ (private ones are skipped);
+ * 1. `npm pack` every publishable package under packages/ (private ones are skipped), each with
+ *    its LICENSE and its `repository` (with `directory`), `homepage` and `bugs` fields;
  * 2. install all the tarballs together into a fresh project in a temporary directory outside the
  *    repository (third-party dependencies come from the npm cache or the registry);
  * 3. for each package, `import` it from an ES module and `require` it from a CommonJS module,
- *    call one real function and compare the result with the expected value.
+ *    call one real function and compare the result with the expected value;
+ * 4. type-check a consumer of each package the way strict users compile (`skipLibCheck: false`):
+ *    ESM and CommonJS under `module: node16`, and ESM under `moduleResolution: bundler`, with only
+ *    what a user installs (the tarballs, their dependencies, `@types/node`), so that a public type
+ *    that needs a dev dependency (TS7016) or an ESM-only import in `.d.cts` (TS1479) fails here.
  *
  * Run after the build (`npm test` does: `turbo run … build … && node tools/scripts/pack-smoke.mjs`).
  * Options: `--keep` leaves the temporary project on disk; `--filter=<name>` (repeatable) checks only
@@ -49,7 +54,7 @@ const SMOKE_CHECKS = {
   },
   '@taskpulse/ws-hub': {
     check: `(async () => {
-      const broker = m.createMemoryBroker();
+      const broker = m.createMemoryBroker({ namespaces: { task: {} } });
       const published = await broker.publish('task:1', 'progress', { progress: 50 });
       const state = await broker.state('task:1');
       await broker.close();
@@ -66,6 +71,60 @@ const SMOKE_CHECKS = {
       { meta: 'taskpulse:{task:42}:meta', history: 'taskpulse:{task:42}:history', pubsub: 'taskpulse:{task:42}' },
       true,
     ],
+  },
+  '@taskpulse/fallback-client': {
+    // ESM/CJS through the Node entry, plus the minified browser bundle (`/browser`).
+    check: `(async () => {
+      const browser = await import('@taskpulse/fallback-client/browser');
+      const client = m.createClient({ url: 'http://127.0.0.1:9', transports: 'polling' });
+      await client.close();
+      return [
+        m.backoffDelayMs(3, { ...m.DEFAULT_BACKOFF, jitter: 'none' }),
+        client.state.status,
+        typeof browser.createClient,
+        browser.TRANSPORT_OVERRIDE_PARAM,
+      ];
+    })()`,
+    expect: [8000, 'closed', 'function', 'taskpulse-transport'],
+  },
+  '@taskpulse/dashboard': {
+    check: `[
+      fs.readFileSync(m.dashboardAssetsDir + '/index.html', 'utf8').includes('<div id="app">'),
+      fs.readdirSync(m.dashboardAssetsDir + '/assets').some((f) => f.endsWith('.js')),
+    ]`,
+    expect: [true, true],
+  },
+  '@taskpulse/cli': {
+    check: `(async () => {
+      const config = m.parseConfig({ dialects: { 'processor-status': true } });
+      let problems;
+      try {
+        m.parseConfig({ limits: { maxConection: 1 } }, 'hub.json');
+      } catch (error) {
+        problems = error.problems;
+      }
+      const { bin } = await json('@taskpulse/cli/package.json');
+      return [config.dialects['processor-status'], problems, bin['taskpulse-hub'], fs.existsSync('node_modules/.bin/taskpulse-hub')];
+    })()`,
+    expect: [true, ['limits.maxConection: unknown key'], './dist/cli.js', true],
+  },
+  // ESM-only (no require condition): checked by import only. Server rendering with the plugin
+  // and two composables, which must connect nothing (the URL points at a closed port).
+  '@taskpulse/vue-adapter': {
+    check: `(async () => {
+      const { createSSRApp, defineComponent, h } = await import('vue');
+      const { renderToString } = await import('vue/server-renderer');
+      const Panel = defineComponent({
+        setup() {
+          const { mode } = m.useConnectionStatus();
+          const { data } = m.useChannelState('processor:status');
+          return () => h('p', mode.value + ' ' + data.value);
+        },
+      });
+      const html = await renderToString(createSSRApp(Panel).use(m.taskpulse, { url: 'http://127.0.0.1:9' }));
+      return [html, m.connectionModeOf({ status: 'degraded', transport: 'polling' }), typeof m.ConnectionIndicator.setup];
+    })()`,
+    expect: ['<p>connecting null</p>', 'polling', 'function'],
   },
 };
 
@@ -136,6 +195,12 @@ function main(work, { checked, packed }) {
     const [result] = JSON.parse(npm(['pack', '--json', '--pack-destination', work], path));
     tarballs.push(join(work, result.filename));
     log(`packed ${result.filename} (${result.entryCount} files, ${result.size} bytes)`);
+    // What npm shows and links to: the license text, and where the sources and docs live.
+    if (!result.files.some((f) => f.path === 'LICENSE')) fail(`${manifest.name}: the tarball has no LICENSE`);
+    for (const field of ['repository', 'homepage', 'bugs']) {
+      if (!manifest[field]) fail(`${manifest.name}: package.json has no "${field}"`);
+    }
+    if (!manifest.repository.directory) fail(`${manifest.name}: package.json "repository" has no "directory"`);
   }
 
   // 2. Install into a fresh project outside the repository.
@@ -143,7 +208,17 @@ function main(work, { checked, packed }) {
   mkdirSync(project);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'pack-smoke', private: true, version: '0.0.0' }));
   npm(
-    ['install', '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts', '--no-package-lock', ...tarballs],
+    [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      '--ignore-scripts',
+      '--no-package-lock',
+      ...tarballs,
+      // What a TypeScript user of a Node package has anyway (step 4).
+      '@types/node@^20.19.0',
+    ],
     project,
   );
   log(`installed ${tarballs.length} tarball(s) into ${project}`);
@@ -200,6 +275,55 @@ const resolved = require.resolve('${name}');
   }
   if (failures.length) fail(`${failures.length} check(s) failed:\n  ${failures.join('\n  ')}`);
   log(`${checked.length} package(s) import and require from their tarballs`);
+
+  // 4. Type-check consumers.
+  const typeFailures = typecheckConsumers(project, checked);
+  if (typeFailures.length)
+    fail(`${typeFailures.length} consumer type check(s) failed:\n  ${typeFailures.join('\n  ')}`);
+  log(`${checked.length} package(s) type-check in strict consumers (node16 ESM/CJS, bundler)`);
+}
+
+/** Consumer projects of step 4: module system, resolution, and the file that imports the package. */
+const TYPE_CASES = [
+  { name: 'esm-node16', type: 'module', file: 'index.ts', module: 'node16', moduleResolution: 'node16' },
+  { name: 'cjs-node16', type: 'commonjs', file: 'index.cts', module: 'node16', moduleResolution: 'node16', cjs: true },
+  { name: 'esm-bundler', type: 'module', file: 'index.ts', module: 'esnext', moduleResolution: 'bundler' },
+];
+
+function typecheckConsumers(project, checked) {
+  const tsc = join(root, 'node_modules/typescript/bin/tsc');
+  const failures = [];
+  for (const { manifest } of checked) {
+    const name = manifest.name;
+    for (const c of TYPE_CASES) {
+      if (c.cjs && !hasRequireEntry(manifest)) continue;
+      const dir = join(project, `types-${name.replace(/[@/]/g, '_')}-${c.name}`);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: c.type }));
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            strict: true,
+            noEmit: true,
+            skipLibCheck: false,
+            target: 'es2022',
+            lib: ['es2022', 'dom'],
+            module: c.module,
+            moduleResolution: c.moduleResolution,
+            types: ['node'],
+          },
+          files: [c.file],
+        }),
+      );
+      // Every export's type is reached, and skipLibCheck: false checks every declaration file.
+      writeFileSync(join(dir, c.file), `import * as m from '${name}';\nexport type Everything = typeof m;\n`);
+      const run = spawnSync(process.execPath, [tsc, '-p', dir], { cwd: dir, encoding: 'utf8' });
+      if (run.status !== 0) failures.push(`${name} (${c.name}):\n${run.stdout}${run.stderr}`);
+      else log(`${name} (types, ${c.name}): ok`);
+    }
+  }
+  return failures;
 }
 
 let selection;

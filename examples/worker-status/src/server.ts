@@ -1,12 +1,13 @@
 /**
- * The demo server: a page, a hub with the seed 000 dialect, and a worker publishing status.
+ * Embedded mode (`npm run demo`): the built page, a hub with the seed 000 dialect and the
+ * in-memory broker, and a simulated worker publishing in-process. No Redis, no Python.
  */
-import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { channels, SEED_NAMESPACES } from '@taskpulse/protocol';
+import { channels, SEED_NAMESPACES, type TaskpulseLogger } from '@taskpulse/protocol';
 import { createHub, type Hub, processorStatusDialect } from '@taskpulse/ws-hub';
+import { listen, urlOf } from './listen';
 import { startSimulatedWorker } from './simulated-worker';
+import { assertPageBuilt, createStaticHandler, PAGE_DIR } from './static-files';
 
 /** A running demo. */
 export interface Demo {
@@ -26,42 +27,46 @@ export interface DemoOptions {
   host?: string;
   /** Time between simulated tasks, in ms. @default 700 */
   taskIntervalMs?: number;
+  /** Directory of the built page. @default dist/page */
+  pageDir?: string;
+  /** Logger. @default silent */
+  logger?: TaskpulseLogger;
 }
 
-const pageUrl = new URL('../public/index.html', import.meta.url);
-
-/** Starts the demo: in-memory broker, no Redis needed. */
+/** Starts the demo with the in-memory broker. @throws {@link PortInUseError} when the port is taken */
 export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
-  const page = await readFile(pageUrl);
-  const server: Server = createServer((req, res) => {
-    if (req.method === 'GET' && (req.url === '/' || req.url === '/index.html')) {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      res.end(page);
-      return;
-    }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
-  });
+  const pageDir = options.pageDir ?? PAGE_DIR;
+  const server: Server = createServer(createStaticHandler(pageDir));
   const hub = createHub({
     server,
-    namespaces: { namespaces: { ...SEED_NAMESPACES } },
+    namespaces: SEED_NAMESPACES,
     dialects: [processorStatusDialect()],
+    ...(options.logger ? { logger: options.logger } : {}),
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 3000, options.host ?? '127.0.0.1', () => resolve());
-  });
+  let address: Awaited<ReturnType<typeof listen>>;
+  try {
+    // The port first: a port in use is the likelier mistake, and the one to report.
+    address = await listen(server, options.port ?? 3000, options.host ?? '127.0.0.1');
+    await assertPageBuilt(pageDir);
+  } catch (error) {
+    await hub.close();
+    server.close();
+    throw error;
+  }
   const stopWorker = startSimulatedWorker({
     publish: (status) => hub.core.publish(channels.processorStatus(), 'status', status, { source: 'worker' }),
     ...(options.taskIntervalMs !== undefined ? { taskIntervalMs: options.taskIntervalMs } : {}),
   });
-  const { port, address } = server.address() as AddressInfo;
   return {
-    url: `http://${address}:${port}/`,
+    url: urlOf(address),
     hub,
     async close() {
       stopWorker();
       await hub.close();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
     },
   };
 }

@@ -7,8 +7,10 @@
  * - `publish` assigns the next offset of the channel (exactly +1), appends to the channel's history
  *   (trimmed to the namespace's `historySize`, expiring after `historyTtlMs`), keeps the latest
  *   value, and delivers the publication to every subscriber — atomically.
- * - A channel's epoch is created on first use (publish or read) and changes only when its history
- *   was lost; offsets restart at 1 in a new epoch.
+ * - A channel's epoch is created by its first publication and changes only when its history was
+ *   lost; offsets restart at 1 in a new epoch. Reads (`history`, `state`) and `subscribe` never
+ *   create anything: a channel that does not exist is at the empty position (`EMPTY_EPOCH`, 0),
+ *   which continues with offset 1 of the epoch its first publication creates.
  * - `subscribe` resolves once the subscription is live: every publication made after it resolves
  *   is delivered. Delivery per channel is in offset order, without gaps or duplicates; when the
  *   broker cannot guarantee that (history lost, gap older than history), it calls `onReset`.
@@ -28,6 +30,11 @@ export interface PublishResult {
   epoch: string;
   /** The offset assigned to the publication. */
   offset: number;
+  /**
+   * True when the publication's `id` had already been published on the channel within the
+   * broker's deduplication window: nothing new was published, `epoch`/`offset` are the first one's.
+   */
+  duplicate?: boolean;
 }
 
 /** Options of {@link Broker.history}. */

@@ -17,6 +17,7 @@
  * @module
  */
 import { TaskpulseError } from './errors';
+import { SYSTEM_NAMESPACE, SYSTEM_NAMESPACE_OPTIONS } from './system';
 
 /** Longest channel name accepted, in characters (all allowed characters are ASCII). */
 export const MAX_CHANNEL_LENGTH = 200;
@@ -28,6 +29,7 @@ const NAMESPACE_RE = /^[a-z][a-z0-9_-]*$/;
 /** The whole grammar as one regular expression (also used in the JSON Schema files). */
 export const CHANNEL_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,63}(?::[A-Za-z0-9_.:@/=+~-]+)?$/;
 const CHANNEL_RE = CHANNEL_NAME_PATTERN;
+const NAMESPACE_PATTERN = /^[a-z][a-z0-9_-]{0,63}$/;
 const KEY_RE = /^[A-Za-z0-9_.:@/=+~-]+$/;
 
 /** A parsed channel name. */
@@ -227,47 +229,160 @@ export const SEED_NAMESPACES: Readonly<Record<string, Partial<NamespaceOptions>>
   'team-updates': {},
   'shared-tests': {},
   celery: { kind: 'events', historySize: 1000 },
+  // The Celery bridge: one channel per task, and the queue and workers states.
+  'celery-task': { kind: 'events', historySize: 100 },
+  'celery-state': { kind: 'state', historySize: 10 },
   // Dialect client records (seed 001's `old_client_id`): user and project ids, never readable.
   'dialect-client': { kind: 'state', access: 'none', historySize: 1, historyTtlMs: 24 * 60 * 60 * 1000 },
 });
 
-/** A table of namespace options as taken by brokers and hubs. */
+/**
+ * The namespace options every broker, hub, publisher and bridge takes, as top-level fields of
+ * its options object (one shape everywhere):
+ *
+ * ```ts
+ * import { SEED_NAMESPACES } from '@taskpulse/protocol';
+ *
+ * const options = { namespaces: SEED_NAMESPACES, namespaceDefaults: { historySize: 50 } };
+ * ```
+ *
+ * A wrong shape (for example `namespaces: { namespaces: SEED_NAMESPACES }`) is a type error and,
+ * from plain JavaScript, a `TypeError` naming the option.
+ */
 export interface NamespaceTable {
-  /** Options per namespace; missing fields fall back to `defaults`. */
-  namespaces?: Record<string, Partial<NamespaceOptions>>;
-  /** Options for every namespace; missing fields fall back to {@link DEFAULT_NAMESPACE_OPTIONS}. */
-  defaults?: Partial<NamespaceOptions>;
   /**
-   * Whether channels of namespaces absent from `namespaces` are accepted.
-   * When false, such channels are rejected with `unknown_channel`.
-   * @default true
+   * Options per namespace (`task`, `user`, ...): a flat record of namespace name to options.
+   * Missing fields fall back to `namespaceDefaults`.
+   * @default {} (no namespace: every channel is refused unless `allowUnknownNamespaces`)
+   */
+  // The index signature makes a nested table (`{ namespaces: { namespaces: ... } }`) a type error.
+  namespaces?: Readonly<
+    Record<
+      string,
+      Partial<NamespaceOptions> & { readonly [field: string]: NamespaceOptions[keyof NamespaceOptions] | undefined }
+    >
+  >;
+  /**
+   * Options every namespace starts from; missing fields fall back to
+   * {@link DEFAULT_NAMESPACE_OPTIONS}.
+   * @default {}
+   */
+  namespaceDefaults?: Partial<NamespaceOptions>;
+  /**
+   * Whether channels of namespaces absent from `namespaces` are accepted (with
+   * `namespaceDefaults`). When false they are refused with `unknown_channel`; open a namespace
+   * by adding it to `namespaces`, or set this to true to accept every namespace.
+   * @default false
    */
   allowUnknownNamespaces?: boolean;
 }
 
+const NAMESPACE_OPTION_CHECKS: Record<keyof NamespaceOptions, (value: unknown) => boolean> = {
+  kind: (v) => v === 'events' || v === 'state',
+  historySize: (v) => Number.isSafeInteger(v) && (v as number) >= 0,
+  historyTtlMs: (v) => Number.isSafeInteger(v) && (v as number) > 0,
+  access: (v) => v === 'public' || v === 'user' || v === 'project' || v === 'none',
+  clientPublish: (v) => typeof v === 'boolean',
+  maxPayloadBytes: (v) => Number.isSafeInteger(v) && (v as number) > 0,
+};
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function checkNamespaceOptions(value: unknown, option: string, where: string): Partial<NamespaceOptions> {
+  if (!isPlainObject(value)) {
+    throw new TypeError(`${where}: ${option} must be an object of namespace options, got ${typeof value}`);
+  }
+  for (const [key, field] of Object.entries(value)) {
+    if (!Object.hasOwn(NAMESPACE_OPTION_CHECKS, key)) {
+      const hint =
+        key === 'namespaces' || isPlainObject(field)
+          ? ' (`namespaces` is a flat record of namespace name to options, e.g. { namespaces: SEED_NAMESPACES })'
+          : '';
+      throw new TypeError(`${where}: ${option} has an unknown field "${key}"${hint}`);
+    }
+    if (field !== undefined && !NAMESPACE_OPTION_CHECKS[key as keyof NamespaceOptions](field)) {
+      throw new TypeError(`${where}: ${option}.${key} has an invalid value ${JSON.stringify(field)}`);
+    }
+  }
+  return value as Partial<NamespaceOptions>;
+}
+
 /**
- * Resolves the options of a channel's namespace.
+ * Checks the namespace fields of an options object and returns them as a {@link NamespaceTable}.
+ * Every factory that takes namespace options calls it, so that a wrong shape fails at once.
+ * @param options - the options object (other fields are ignored)
+ * @param where - the function name for messages, e.g. `createHub`
+ * @throws TypeError naming the option when `namespaces`, `namespaceDefaults` or
+ * `allowUnknownNamespaces` has the wrong shape
+ */
+export function checkNamespaceTable(options: unknown, where: string): NamespaceTable {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== 'object') throw new TypeError(`${where}: options must be an object`);
+  const { namespaces, namespaceDefaults, allowUnknownNamespaces } = options as Record<string, unknown>;
+  if ('defaults' in options) {
+    throw new TypeError(`${where}: the option "defaults" is now called "namespaceDefaults"`);
+  }
+  const table: NamespaceTable = {};
+  if (namespaces !== undefined) {
+    if (!isPlainObject(namespaces)) {
+      throw new TypeError(`${where}: namespaces must be a record of namespace name to options`);
+    }
+    for (const [name, value] of Object.entries(namespaces)) {
+      if (!NAMESPACE_PATTERN.test(name)) {
+        throw new TypeError(`${where}: namespaces has an invalid namespace name "${name}"`);
+      }
+      checkNamespaceOptions(value, `namespaces["${name}"]`, where);
+    }
+    table.namespaces = namespaces as Record<string, Partial<NamespaceOptions>>;
+  }
+  if (namespaceDefaults !== undefined) {
+    table.namespaceDefaults = checkNamespaceOptions(namespaceDefaults, 'namespaceDefaults', where);
+  }
+  if (allowUnknownNamespaces !== undefined) {
+    if (typeof allowUnknownNamespaces !== 'boolean') {
+      throw new TypeError(`${where}: allowUnknownNamespaces must be a boolean`);
+    }
+    table.allowUnknownNamespaces = allowUnknownNamespaces;
+  }
+  return table;
+}
+
+/**
+ * Resolves the options of a channel's namespace. The reserved `taskpulse-system` namespace always
+ * resolves to `SYSTEM_NAMESPACE_OPTIONS`, whatever the table says.
  * @throws {@link TaskpulseError} `bad_channel` for an invalid name, `unknown_channel` for a
- * namespace that is not configured when unknown namespaces are not allowed.
+ * namespace that is not configured unless unknown namespaces are allowed.
  */
 export function resolveNamespace(channel: string, table: NamespaceTable = {}): NamespaceOptions {
   const { namespace } = parseChannel(channel);
+  // The hubs' own namespace is reserved: the same options on every broker, whatever the table says.
+  if (namespace === SYSTEM_NAMESPACE) return { ...SYSTEM_NAMESPACE_OPTIONS };
   // Own properties only: `constructor` is a valid namespace and must not find Object.prototype's.
   const namespaces = table.namespaces;
   const specific = namespaces && Object.hasOwn(namespaces, namespace) ? namespaces[namespace] : undefined;
-  if (!specific && table.allowUnknownNamespaces === false) {
-    throw new TaskpulseError('unknown_channel', `unknown channel namespace "${namespace}"`, {
-      details: { channel, namespace },
-    });
+  if (!specific && table.allowUnknownNamespaces !== true) {
+    throw new TaskpulseError(
+      'unknown_channel',
+      `unknown channel namespace "${namespace}": add it to the \`namespaces\` option of the hub and broker, or set allowUnknownNamespaces: true`,
+      { details: { channel, namespace } },
+    );
   }
-  return { ...DEFAULT_NAMESPACE_OPTIONS, ...table.defaults, ...specific };
+  return { ...DEFAULT_NAMESPACE_OPTIONS, ...table.namespaceDefaults, ...specific };
 }
 
 /**
  * Returns a memoizing resolver over a namespace table: the per-namespace merge is done once.
  * Brokers and hubs call it on every publication and subscription.
  */
-export function createNamespaceResolver(table: NamespaceTable = {}): (channel: string) => NamespaceOptions {
+export function createNamespaceResolver(
+  table: NamespaceTable = {},
+  where = 'createNamespaceResolver',
+): (channel: string) => NamespaceOptions {
+  table = checkNamespaceTable(table, where);
   const cache = new Map<string, NamespaceOptions>();
   return (channel: string) => {
     const { namespace } = parseChannel(channel);

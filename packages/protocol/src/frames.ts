@@ -17,6 +17,13 @@ import {
 /** The protocol version spoken by this package. Bumped on incompatible wire changes. */
 export const PROTOCOL_VERSION = 1;
 
+/**
+ * The WebSocket subprotocol of {@link PROTOCOL_VERSION} (`taskpulse.v1`). A client offers it in
+ * `Sec-WebSocket-Protocol` (`new WebSocket(url, [WS_SUBPROTOCOL])`); the server selects it, or
+ * closes with 4426 `unsupported_version` when the client offers only versions it does not speak.
+ */
+export const WS_SUBPROTOCOL = `taskpulse.v${PROTOCOL_VERSION}`;
+
 /** A request id chosen by the client; echoed in the response or error frame. */
 export const requestIdSchema = z.union([z.string().max(64), z.number().int()]);
 
@@ -68,12 +75,29 @@ export const publishFrameSchema = z.object({
   priority: prioritySchema.optional(),
 });
 
+/**
+ * Replaces the connection's credentials without reconnecting (refresh in place), when the server
+ * enables it. Answered with `refreshed` (the connection now expires at the new token's expiry)
+ * or an `error` (`unauthorized`: the token is invalid, the old one still holds until it expires;
+ * `bad_request`: the server does not refresh in place — reconnect with the new token). A token
+ * for another user closes the connection with 4403.
+ */
+export const refreshFrameSchema = z.object({
+  /** Always `refresh`. */
+  type: z.literal('refresh'),
+  /** Request id, echoed in the `refreshed` or `error` answer. */
+  id: requestIdSchema.optional(),
+  /** The new credentials (for the JWT authenticator: a JWT). */
+  token: z.string().min(1).max(16_384),
+});
+
 /** Every frame a client may send. */
 export const clientFrameSchema = z.discriminatedUnion('type', [
   subscribeFrameSchema,
   unsubscribeFrameSchema,
   pingFrameSchema,
   publishFrameSchema,
+  refreshFrameSchema,
 ]);
 
 /** A frame sent by a client. */
@@ -86,6 +110,8 @@ export type UnsubscribeFrame = z.infer<typeof unsubscribeFrameSchema>;
 export type PingFrame = z.infer<typeof pingFrameSchema>;
 /** The `publish` frame. */
 export type PublishFrame = z.infer<typeof publishFrameSchema>;
+/** The `refresh` frame. */
+export type RefreshFrame = z.infer<typeof refreshFrameSchema>;
 
 // ---- server → client -------------------------------------------------------------------------
 
@@ -99,6 +125,12 @@ export const welcomeFrameSchema = z.object({
   protocolVersion: z.number().int(),
   /** How often the client should expect traffic (or send a ping), in ms. */
   heartbeatIntervalMs: z.number().int().nonnegative(),
+  /**
+   * When the connection's credentials expire, in ms since the Unix epoch (absent: they do not).
+   * The server closes the connection with 4401 at that time unless the client refreshed them
+   * (`refresh` frame) before.
+   */
+  expiresAt: z.number().int().nonnegative().optional(),
 });
 
 /**
@@ -178,12 +210,40 @@ export const errorFrameSchema = z.object({
   channel: z.string().optional(),
 });
 
+/** Answer to `refresh`: the new credentials are in force. */
+export const refreshedFrameSchema = z.object({
+  /** Always `refreshed`. */
+  type: z.literal('refreshed'),
+  /** The id of the `refresh` request. */
+  id: requestIdSchema.optional(),
+  /** When the new credentials expire, in ms since the Unix epoch (absent: they do not). */
+  expiresAt: z.number().int().nonnegative().optional(),
+});
+
 /** Answer to `ping`. */
 export const pongFrameSchema = z.object({
   /** Always `pong`. */
   type: z.literal('pong'),
   /** The id of the `ping`. */
   id: requestIdSchema.optional(),
+});
+
+/**
+ * Whether live data is flowing. Sent with `available: false` (and `code: "unavailable"`) when the
+ * server loses its broker (Redis down) — publications stop until further notice and values on
+ * screen may be stale — and with `available: true` once the broker is back, every subscription is
+ * re-established and any missed publications have been delivered (or reset announced). Sent the
+ * same way on WebSocket and SSE; a client connecting while the broker is down is refused instead.
+ */
+export const liveFrameSchema = z.object({
+  /** Always `live`. */
+  type: z.literal('live'),
+  /** `false`: live data stopped; `true`: live data resumed. */
+  available: z.boolean(),
+  /** Present when `available` is false: why (`unavailable` for a broker outage). */
+  code: z.enum(ERROR_CODES).optional(),
+  /** A human-readable sentence, present when `available` is false. */
+  message: z.string().optional(),
 });
 
 /** Every frame a server may send. */
@@ -196,6 +256,8 @@ export const serverFrameSchema = z.discriminatedUnion('type', [
   publishedFrameSchema,
   errorFrameSchema,
   pongFrameSchema,
+  liveFrameSchema,
+  refreshedFrameSchema,
 ]);
 
 /** A frame sent by a server. */
@@ -216,3 +278,7 @@ export type PublishedFrame = z.infer<typeof publishedFrameSchema>;
 export type ErrorFrame = z.infer<typeof errorFrameSchema>;
 /** The `pong` frame. */
 export type PongFrame = z.infer<typeof pongFrameSchema>;
+/** The `live` frame (broker down/up). */
+export type LiveFrame = z.infer<typeof liveFrameSchema>;
+/** The `refreshed` frame. */
+export type RefreshedFrame = z.infer<typeof refreshedFrameSchema>;

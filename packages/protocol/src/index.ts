@@ -27,6 +27,7 @@ export {
   type ChannelKind,
   channelNameProblem,
   channels,
+  checkNamespaceTable,
   createNamespaceResolver,
   DEFAULT_NAMESPACE_OPTIONS,
   isValidChannel,
@@ -40,7 +41,8 @@ export {
   resolveNamespace,
   SEED_NAMESPACES,
 } from './channel';
-
+// The empty position (channels that do not exist)
+export { continuesGeneration, EMPTY_EPOCH, isEmptyPosition } from './empty-position';
 // Errors and close codes
 export {
   CloseCode,
@@ -54,7 +56,6 @@ export {
   TaskpulseError,
   type TaskpulseErrorOptions,
 } from './errors';
-
 // Wire frames
 export {
   type BatchFrame,
@@ -63,6 +64,8 @@ export {
   clientFrameSchema,
   type ErrorFrame,
   errorFrameSchema,
+  type LiveFrame,
+  liveFrameSchema,
   type PingFrame,
   type PongFrame,
   PROTOCOL_VERSION,
@@ -74,6 +77,10 @@ export {
   publicationFrameSchema,
   publishedFrameSchema,
   publishFrameSchema,
+  type RefreshedFrame,
+  type RefreshFrame,
+  refreshedFrameSchema,
+  refreshFrameSchema,
   requestIdSchema,
   type ServerFrame,
   type SubscribedFrame,
@@ -86,11 +93,16 @@ export {
   unsubscribedFrameSchema,
   unsubscribeFrameSchema,
   type WelcomeFrame,
+  WS_SUBPROTOCOL,
   welcomeFrameSchema,
 } from './frames';
 
+// Nesting rule
+export { exceedsDepth, jsonDepth, MAX_DATA_DEPTH } from './json-depth';
 // JSON Schema
 export { JSON_SCHEMA_SOURCES, type JsonSchemaName, toJsonSchema } from './json-schema';
+// Logging
+export { silentLogger, type TaskpulseLogger } from './logger';
 
 // Parsing
 export {
@@ -122,6 +134,30 @@ export {
   taskFailedMessageSchema,
   taskStartedMessageSchema,
 } from './payloads/celery';
+export {
+  type CeleryBackendMessage,
+  type CeleryEvent,
+  type CeleryQueueEntry,
+  type CeleryQueueStatus,
+  type CeleryTaskEvent,
+  type CeleryTaskState,
+  type CeleryWorker,
+  type CeleryWorkersState,
+  celeryBackendMessageSchema,
+  celeryChannels,
+  celeryControlSchema,
+  celeryEventBatchSchema,
+  celeryEventSchema,
+  celeryQueueEntrySchema,
+  celeryQueueStatusSchema,
+  celeryTaskEventSchema,
+  celeryTaskStates,
+  celeryTerminalStates,
+  celeryWorkerSchema,
+  celeryWorkersStateSchema,
+  type KombuEnvelope,
+  kombuEnvelopeSchema,
+} from './payloads/celery-events';
 export {
   type ConnectionStats,
   connectedMessageSchema,
@@ -177,3 +213,16 @@ export {
 } from './publication';
 // Publish input validation (shared by every broker, so they accept and reject the same calls)
 export { type PreparedPublish, preparePublish } from './publish-input';
+// The hubs' reserved system namespace (operations dashboard figures)
+export {
+  type ChannelFigures,
+  channelFiguresSchema,
+  isSystemChannel,
+  type NodeFigures,
+  nodeFiguresSchema,
+  OPS_SESSION_TOKEN,
+  SYSTEM_NAMESPACE,
+  SYSTEM_NAMESPACE_OPTIONS,
+  SYSTEM_NODES_CHANNEL,
+  SystemEvents,
+} from './system';

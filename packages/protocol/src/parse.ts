@@ -5,6 +5,7 @@
 import type { z } from 'zod';
 import { TaskpulseError } from './errors';
 import { type ClientFrame, clientFrameSchema, type ServerFrame, serverFrameSchema } from './frames';
+import { exceedsDepth, MAX_DATA_DEPTH } from './json-depth';
 import { type Publication, publicationSchema } from './publication';
 
 /** Default largest frame accepted, in bytes (UTF-8). */
@@ -35,6 +36,12 @@ export interface ParseOptions {
    * @default 65_536
    */
   maxBytes?: number;
+  /**
+   * Deepest nesting of arrays and objects accepted; deeper input is rejected with `bad_frame`
+   * before it is parsed. The defaults allow `data` nested {@link MAX_DATA_DEPTH} levels inside
+   * the frame (publication, publish frame, batch).
+   */
+  maxDepth?: number;
 }
 
 /**
@@ -74,7 +81,8 @@ function firstIssue(error: z.ZodError): string {
 
 /**
  * Parses text with a zod schema: size check first, then JSON, then the schema.
- * Errors: `frame_too_large` (size), `bad_frame` (not JSON, not an object, schema mismatch).
+ * Errors: `frame_too_large` (size), `bad_frame` (nested deeper than `maxDepth`, not JSON, not an
+ * object, schema mismatch).
  */
 export function parseWith<S extends z.ZodType>(
   schema: S,
@@ -92,6 +100,13 @@ export function parseWith<S extends z.ZodType>(
         error: new TaskpulseError('frame_too_large', `frame is larger than ${maxBytes} bytes`, {
           details: { maxBytes },
         }),
+      };
+    }
+    const maxDepth = options.maxDepth ?? MAX_DATA_DEPTH + 3;
+    if (exceedsDepth(text, maxDepth)) {
+      return {
+        ok: false,
+        error: new TaskpulseError('bad_frame', `frame nests deeper than ${maxDepth} levels`, { details: { maxDepth } }),
       };
     }
     let json: unknown;
@@ -132,7 +147,8 @@ export function parseWith<S extends z.ZodType>(
  * ```
  */
 export function parseClientFrame(text: unknown, options?: ParseOptions): ParseResult<ClientFrame> {
-  return parseWith(clientFrameSchema, text, options);
+  // A publish frame is one object around `data`.
+  return parseWith(clientFrameSchema, text, { maxDepth: MAX_DATA_DEPTH + 1, ...options });
 }
 
 // A client trusts its server more than a server trusts its clients: a batch frame may carry many
@@ -152,7 +168,11 @@ const DEFAULT_MAX_TRUSTED_BYTES = 16 * 1024 * 1024;
  * ```
  */
 export function parseServerFrame(text: unknown, options?: ParseOptions): ParseResult<ServerFrame> {
-  return parseWith(serverFrameSchema, text, { maxBytes: options?.maxBytes ?? DEFAULT_MAX_TRUSTED_BYTES });
+  // A batch frame nests `data` three levels deep: frame, publications array, publication.
+  return parseWith(serverFrameSchema, text, {
+    maxBytes: options?.maxBytes ?? DEFAULT_MAX_TRUSTED_BYTES,
+    maxDepth: options?.maxDepth ?? MAX_DATA_DEPTH + 3,
+  });
 }
 
 /**
@@ -160,7 +180,12 @@ export function parseServerFrame(text: unknown, options?: ParseOptions): ParseRe
  * `options.maxBytes` defaults to 16 MiB here.
  */
 export function parsePublication(text: unknown, options?: ParseOptions): ParseResult<Publication> {
-  return parseWith(publicationSchema, text, { maxBytes: options?.maxBytes ?? DEFAULT_MAX_TRUSTED_BYTES });
+  // A publication is one object around `data`: anything deeper was not written by a taskpulse
+  // publisher and is rejected here, so no reader ever serializes it.
+  return parseWith(publicationSchema, text, {
+    maxBytes: options?.maxBytes ?? DEFAULT_MAX_TRUSTED_BYTES,
+    maxDepth: options?.maxDepth ?? MAX_DATA_DEPTH + 1,
+  });
 }
 
 /** Returns the request id of a raw frame when one can be read, so errors can be correlated. */

@@ -18,7 +18,7 @@ export const epochSchema = z.string().min(1).max(64);
 /** Offset: a per-channel integer growing by exactly 1 per publication; 0 means "nothing yet". */
 export const offsetSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
-/** Message priority of seed 003: 1 low, 2 normal, 3 high, 4 critical. */
+/** Message priority of seed 003: 1 critical, 2 high, 3 normal, 4 low. */
 export const prioritySchema = z.number().int().min(1).max(4);
 
 /** An event name: a short non-empty string such as `progress` or `test:started`. */

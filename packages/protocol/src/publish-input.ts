@@ -5,6 +5,7 @@
  */
 import type { NamespaceOptions } from './channel';
 import { TaskpulseError } from './errors';
+import { exceedsDepth, MAX_DATA_DEPTH } from './json-depth';
 import { exceedsBytes } from './parse';
 import type { PublishOptions } from './publication';
 
@@ -36,7 +37,8 @@ export interface PreparedPublish {
  * `priority` (integer 1–4)
  * @param now - the clock for `ts` when `options.ts` is absent, in ms since the Unix epoch
  * @returns the payload as JSON text and the validated `ts`, `id` and `priority`
- * @throws TaskpulseError `bad_request` (event, non-JSON data, ts, id, priority) or
+ * @throws TaskpulseError `bad_request` (event, non-JSON data, data nested deeper than
+ * {@link MAX_DATA_DEPTH}, ts, id, priority) or
  * `payload_too_large` (details: `channel`, `maxPayloadBytes`)
  *
  * @example
@@ -62,6 +64,11 @@ export function preparePublish(
     throw new TaskpulseError('bad_request', 'data is not JSON-serializable', { cause });
   }
   if (dataJson === undefined) throw new TaskpulseError('bad_request', 'data is not JSON-serializable');
+  if (exceedsDepth(dataJson, MAX_DATA_DEPTH)) {
+    throw new TaskpulseError('bad_request', `data nests deeper than ${MAX_DATA_DEPTH} levels`, {
+      details: { channel, maxDepth: MAX_DATA_DEPTH },
+    });
+  }
   const max = namespace.maxPayloadBytes;
   if (exceedsBytes(dataJson, max)) {
     throw new TaskpulseError('payload_too_large', `data is larger than ${max} bytes`, {

@@ -4,6 +4,7 @@ import {
   channelNameProblem,
   channelNameSchema,
   channels,
+  checkNamespaceTable,
   createNamespaceResolver,
   DEFAULT_NAMESPACE_OPTIONS,
   isValidChannel,
@@ -197,8 +198,9 @@ describe('channel builders', () => {
 });
 
 describe('namespace options', () => {
-  it('fall back to the defaults', () => {
-    expect(resolveNamespace('anything:1')).toEqual(DEFAULT_NAMESPACE_OPTIONS);
+  it('fall back to the defaults for a configured or an allowed unknown namespace', () => {
+    expect(resolveNamespace('anything:1', { namespaces: { anything: {} } })).toEqual(DEFAULT_NAMESPACE_OPTIONS);
+    expect(resolveNamespace('anything:1', { allowUnknownNamespaces: true })).toEqual(DEFAULT_NAMESPACE_OPTIONS);
     expect(DEFAULT_NAMESPACE_OPTIONS).toEqual({
       kind: 'events',
       historySize: 100,
@@ -210,14 +212,14 @@ describe('namespace options', () => {
   });
 
   it('layer namespace options over table defaults over the package defaults', () => {
-    const table = { namespaces: SEED_NAMESPACES, defaults: { historySize: 50 } };
+    const table = { namespaces: SEED_NAMESPACES, namespaceDefaults: { historySize: 50 } };
     expect(resolveNamespace('processor:status', table)).toMatchObject({ kind: 'state', historySize: 10 });
     expect(resolveNamespace('user:42', table)).toMatchObject({ access: 'user', historySize: 50 });
     expect(resolveNamespace('celery:tasks', table)).toMatchObject({ historySize: 1000, historyTtlMs: 86_400_000 });
   });
 
   it('reject unknown namespaces when asked to, with unknown_channel', () => {
-    const table = { namespaces: { task: {} }, allowUnknownNamespaces: false };
+    const table = { namespaces: { task: {} } };
     expect(resolveNamespace('task:1', table)).toEqual(DEFAULT_NAMESPACE_OPTIONS);
     expect(() => resolveNamespace('other:1', table)).toThrow(expect.objectContaining({ code: 'unknown_channel' }));
     // Object.prototype's members are not namespaces.
@@ -227,6 +229,46 @@ describe('namespace options', () => {
     expect(() => resolveNamespace('constructor', { allowUnknownNamespaces: false })).toThrow(
       expect.objectContaining({ code: 'unknown_channel' }),
     );
+  });
+
+  it('refuse unknown namespaces by default, saying how to open them (issue 9.9)', () => {
+    for (const table of [undefined, {}, { namespaces: SEED_NAMESPACES }]) {
+      let caught: unknown;
+      try {
+        resolveNamespace('anything:1', table);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toMatchObject({ code: 'unknown_channel' });
+      expect((caught as Error).message).toContain('namespaces');
+      expect((caught as Error).message).toContain('allowUnknownNamespaces: true');
+    }
+  });
+
+  it('throw a TypeError naming the option for a wrong shape (issue 9.17)', () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [
+        { namespaces: { namespaces: SEED_NAMESPACES } },
+        /namespaces\["namespaces"\].*unknown field "task".*flat record/,
+      ],
+      [{ namespaces: { namespaces: SEED_NAMESPACES, allowUnknownNamespaces: true } }, /flat record/],
+      [{ namespaces: { allowUnknownNamespaces: true } }, /invalid namespace name "allowUnknownNamespaces"/],
+      [{ namespaces: [] }, /namespaces must be a record/],
+      [{ namespaces: { task: 5 } }, /namespaces\["task"\] must be an object/],
+      [{ namespaces: { task: { kind: 'log' } } }, /namespaces\["task"\]\.kind has an invalid value "log"/],
+      [{ namespaces: { task: { histroySize: 5 } } }, /unknown field "histroySize"/],
+      [{ namespaceDefaults: { access: 'everyone' } }, /namespaceDefaults\.access/],
+      [{ allowUnknownNamespaces: 'yes' }, /allowUnknownNamespaces must be a boolean/],
+      [{ defaults: {} }, /"defaults" is now called "namespaceDefaults"/],
+    ];
+    for (const [options, message] of cases) {
+      expect(() => checkNamespaceTable(options, 'createThing')).toThrow(TypeError);
+      expect(() => checkNamespaceTable(options, 'createThing')).toThrow(message);
+      expect(() => createNamespaceResolver(options as never, 'createThing')).toThrow(/^createThing: /);
+    }
+    expect(checkNamespaceTable({ namespaces: SEED_NAMESPACES, other: 1 }, 'x')).toEqual({
+      namespaces: SEED_NAMESPACES,
+    });
   });
 
   it('reject an invalid channel with bad_channel before looking at the table', () => {

@@ -15,6 +15,10 @@ KEYS[2]  history stream   <prefix>{<channel>}:history  entry id <offset>-0, fiel
          (trimmed exactly every 16 publications, so it may hold up to size + 15 entries: readers
          count only the newest `size` offsets as history, see read.lua)
 KEYS[3]  pub/sub channel  <prefix>{<channel>}
+KEYS[4]  (optional) idempotency key <prefix>{<channel>}:id:<publication id>, given together with
+         ARGV[8] when the publication carries an `id`: a publication whose id was already
+         published on the channel within the window is not published again; the script returns
+         the first one's position instead (a retried publish is applied at most once)
 
 ARGV[1]  epoch candidate: a fresh random id ([A-Za-z0-9_-], at most 64 characters), used only
          when the channel has no epoch yet (scripts must not rely on math.random)
@@ -25,8 +29,15 @@ ARGV[4]  history size (publications kept; 0 keeps none)
 ARGV[5]  TTL of the channel's keys in milliseconds, refreshed on every publication
 ARGV[6]  channel kind: "events" or "state"
 ARGV[7]  "publish" (PUBLISH) or "spublish" (sharded pub/sub, for Redis Cluster)
+ARGV[8]  (optional, with KEYS[4]) the deduplication window in milliseconds (> 0)
 
-Returns { epoch, offset }. The published message and the history entry are the same text:
+The body's data may nest at most 64 levels of arrays/objects (the body itself one more): deeper
+bodies are refused with "ERR taskpulse: the publication nests deeper than 64 levels" (the same
+rule as every taskpulse publisher, so that no reader can be made to exhaust its stack).
+
+Returns { epoch, offset }; with KEYS[4], { epoch, offset, duplicate } (duplicate is 1 when the id
+was already published within the window: nothing was written, epoch/offset are the first one's).
+The published message and the history entry are the same text:
 {"channel":"…","offset":N,"epoch":"…","event":"…","data":…,"ts":…[,"id":"…"][,"priority":N]}
 ]]
 
@@ -48,7 +59,45 @@ if command ~= 'publish' and command ~= 'spublish' then
   return redis.error_reply('ERR taskpulse: pub/sub command must be publish or spublish')
 end
 
+-- Nesting depth of the body (iterative; strings skipped). 65 = the body object + 64 data levels.
+local MAX_BODY_DEPTH = 65
+if #body > MAX_BODY_DEPTH then
+  local depth, deepest, i, inString = 0, 0, 1, false
+  while true do
+    local at = string.find(body, inString and '["\\]' or '["%[%]{}]', i)
+    if not at then break end
+    local c = string.byte(body, at)
+    i = at + 1
+    if inString then
+      if c == 92 then i = at + 2 else inString = false end
+    elseif c == 34 then
+      inString = true
+    elseif c == 91 or c == 123 then
+      depth = depth + 1
+      if depth > deepest then deepest = depth end
+    else
+      depth = depth - 1
+    end
+  end
+  if deepest > MAX_BODY_DEPTH then
+    return redis.error_reply('ERR taskpulse: the publication nests deeper than 64 levels')
+  end
+end
+
+local idKey, window = KEYS[4], tonumber(ARGV[8])
+if idKey and (not window or window <= 0) then
+  return redis.error_reply('ERR taskpulse: an idempotency key needs a window in milliseconds')
+end
+
 local epoch = redis.call('HGET', meta, 'epoch')
+if idKey and epoch then
+  local seen = redis.call('GET', idKey)
+  if seen then
+    local seenEpoch, seenOffset = string.match(seen, '^(.+) (%d+)$')
+    -- Only within the same generation: after a history loss the first one is gone.
+    if seenEpoch == epoch then return { epoch, tonumber(seenOffset), 1 } end
+  end
+end
 if not epoch then
   -- The candidate is checked only here, where it is used (this runs once per generation).
   if not candidate or #candidate == 0 or #candidate > 64 or not string.match(candidate, '^[%w_-]+$') then
@@ -78,5 +127,9 @@ if command == 'spublish' then
   redis.call('SPUBLISH', pubsub, text)
 else
   redis.call('PUBLISH', pubsub, text)
+end
+if idKey then
+  redis.call('SET', idKey, epoch .. ' ' .. digits, 'PX', window)
+  return { epoch, offset, 0 }
 end
 return { epoch, offset }

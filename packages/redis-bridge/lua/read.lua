@@ -1,14 +1,15 @@
 --[[
 taskpulse read script (@taskpulse/redis-bridge/lua/read.lua).
 
-Reads a channel's position and history in one atomic step, creating the epoch when the channel
-has none, so that a client that reads (or subscribes) before the first publication keeps the
-epoch that the first publication will use. Key layout: see publish.lua.
+Reads a channel's position and history in one atomic step. A read never writes: a channel that
+does not exist (never published, or expired) is reported at the empty position, epoch "0" and
+offset 0 — the position before its first publication, whatever epoch that publication creates.
+Key layout: see publish.lua.
 
 KEYS[1]  meta hash
 KEYS[2]  history stream
-ARGV[1]  epoch candidate (used only when the channel has no epoch)
-ARGV[2]  TTL in milliseconds for a newly created epoch
+ARGV[1]  unused (formerly an epoch candidate; reads create nothing)
+ARGV[2]  unused (formerly the TTL of a created epoch)
 ARGV[3]  mode: "head" (no entries), "latest" (the newest ARGV[4] entries) or
          "since" (entries after ARGV[6] when ARGV[5] is the current epoch, else from the start)
 ARGV[4]  at most this many entries; -1 for all retained
@@ -23,19 +24,14 @@ publication (id "latest" when it comes from the meta hash) or an empty list.
 ]]
 
 local meta, history = KEYS[1], KEYS[2]
-local candidate, ttl, mode = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local mode = ARGV[3]
 local count = tonumber(ARGV[4]) or -1
 local size = tonumber(ARGV[7]) or 0
 
 local epoch = redis.call('HGET', meta, 'epoch')
 if not epoch then
-  if not candidate or #candidate == 0 or #candidate > 64 or not string.match(candidate, '^[%w_-]+$') then
-    return redis.error_reply('ERR taskpulse: invalid epoch candidate')
-  end
-  epoch = candidate
-  redis.call('DEL', history)
-  redis.call('HSET', meta, 'epoch', epoch, 'offset', 0)
-  redis.call('PEXPIRE', meta, ttl)
+  -- Nothing to read (a stream left over from an older generation does not count).
+  return { '0', 0, {}, {} }
 end
 local offset = tonumber(redis.call('HGET', meta, 'offset')) or 0
 -- The oldest offset that still counts as history.

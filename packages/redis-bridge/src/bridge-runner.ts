@@ -22,16 +22,6 @@ import {
 import { createLease, type Lease } from './lease';
 import { PublishNotSentError, publisherOn } from './publisher';
 
-/** A minimal logger (console-compatible). */
-export interface BridgeLogger {
-  /** Informational events: lease acquired or lost, source started or stopped. */
-  info?(message: string, details?: Record<string, unknown>): void;
-  /** Invalid foreign input (with the reason). */
-  warn?(message: string, details?: Record<string, unknown>): void;
-  /** Failures (republish failed, source failed to start). */
-  error?(message: string, details?: Record<string, unknown>): void;
-}
-
 /** What a running source may do. */
 export interface BridgeContext {
   /** The bridge's Redis client (duplicate it for a blocking or pub/sub connection). */
@@ -101,8 +91,6 @@ export interface BridgeRunnerOptions extends RedisConnectionOptions, NamespaceTa
   source: BridgeSource;
   /** Lease settings. */
   lease?: BridgeLeaseOptions;
-  /** Logger for lease changes and invalid input. @default none */
-  logger?: BridgeLogger;
   /** Called with every invalid input and failure, with the reason in the message. @default ignore */
   onError?: ErrorHook;
   /**
@@ -134,13 +122,16 @@ export interface BridgeRunner {
  * ```
  */
 export function createBridgeRunner(options: BridgeRunnerOptions): BridgeRunner {
+  const resolve = createNamespaceResolver(options, 'createBridgeRunner');
   const connection = openConnection(options);
   const shared = { ...connection, owned: false };
-  const { source, logger } = options;
+  const { source } = options;
+  // Lease changes (info), invalid input (warn), failures (error), Redis connection errors (warn).
+  const logger = connection.logger;
   // Fencing: the lease is checked again immediately before the command is written, since the
   // publish may first wait for the connection for up to commandTimeoutMs, far longer than the
   // lease's safety margin; another instance may have taken over meanwhile.
-  const publish = publisherOn(shared, createNamespaceResolver(options), Date.now, {
+  const publish = publisherOn(shared, resolve, Date.now, {
     check: () => running && lease.isHeld(),
     reason: `bridge ${source.name} no longer holds its lease`,
   });
@@ -161,7 +152,7 @@ export function createBridgeRunner(options: BridgeRunnerOptions): BridgeRunner {
   let restartTimer: NodeJS.Timeout | undefined;
 
   const report = (error: TaskpulseError, details?: Record<string, unknown>) => {
-    logger?.error?.(`bridge ${source.name}: ${error.message}`, { code: error.code, ...details });
+    logger.error(`bridge ${source.name}: ${error.message}`, { code: error.code, ...details });
     options.onError?.(error, { source: source.name });
   };
 
@@ -179,7 +170,7 @@ export function createBridgeRunner(options: BridgeRunnerOptions): BridgeRunner {
         if (!(error instanceof PublishNotSentError)) throw error;
         // The lease was lost while the publish waited (for the connection): it was not sent.
         stats.fenced++;
-        logger?.warn?.(`bridge ${source.name}: republish to ${channel} skipped: lease no longer held`, {
+        logger.warn(`bridge ${source.name}: republish to ${channel} skipped: lease no longer held`, {
           channel,
           event,
           token: lease.token,
@@ -194,7 +185,7 @@ export function createBridgeRunner(options: BridgeRunnerOptions): BridgeRunner {
     },
     invalid(reason, details) {
       stats.invalid++;
-      logger?.warn?.(`bridge ${source.name}: invalid message: ${reason}`, { reason, ...details });
+      logger.warn(`bridge ${source.name}: invalid message: ${reason}`, { reason, ...details });
       options.onError?.(
         new TaskpulseError('bad_frame', `bridge ${source.name}: invalid message: ${reason}`, {
           details: { reason, ...details },
@@ -213,7 +204,7 @@ export function createBridgeRunner(options: BridgeRunnerOptions): BridgeRunner {
       if (closed || running || !lease.isHeld()) return;
       running = true;
       stats.acquisitions++;
-      logger?.info?.(`bridge ${source.name}: lease acquired, starting`, { token: lease.token });
+      logger.info(`bridge ${source.name}: lease acquired, starting`, { token: lease.token });
       try {
         await source.start(context);
         started = running;
@@ -233,7 +224,7 @@ export function createBridgeRunner(options: BridgeRunnerOptions): BridgeRunner {
       if (!running) return;
       running = false;
       started = false;
-      logger?.info?.(`bridge ${source.name}: stopping (${reason})`, { token: lease.token });
+      logger.info(`bridge ${source.name}: stopping (${reason})`, { token: lease.token });
       await source.stop().catch((error) => report(TaskpulseError.from(error), { phase: 'stop' }));
     });
   };
@@ -248,7 +239,7 @@ export function createBridgeRunner(options: BridgeRunnerOptions): BridgeRunner {
     ...(options.lease?.token !== undefined ? { token: options.lease.token } : {}),
     onAcquired: startSource,
     onLost: (reason) => stopSource(`lease ${reason}`),
-    onError: (error) => logger?.warn?.(`bridge ${source.name}: ${error.message}`, { code: error.code }),
+    onError: (error) => logger.warn(`bridge ${source.name}: ${error.message}`, { code: error.code }),
   });
 
   return {

@@ -5,7 +5,7 @@
  * serve any more becomes a reset.
  * @module
  */
-import type { Publication, ResetEvent, StreamPosition } from '@taskpulse/protocol';
+import { continuesGeneration, type Publication, type ResetEvent, type StreamPosition } from '@taskpulse/protocol';
 import type { RawRead, ReadRequest } from './history-reader';
 
 /** What a channel synchronizer needs from its subscriber. @internal */
@@ -23,22 +23,36 @@ export interface ChannelSyncDeps {
   batchSize: number;
   retryDelayMs: number;
   maxBuffered: number;
+  /**
+   * Verify live messages against the stored history before delivering them (a forged pub/sub
+   * message is never delivered); false trusts pub/sub messages that follow the position.
+   */
+  verify: boolean;
+  /**
+   * Resolves true once every pub/sub message published before the call has been received, on a
+   * connection that has not reconnected since this channel subscribed (so no genuine message of
+   * the channel was missed); false when that cannot be known (Redis Cluster, a reconnect). Lets a
+   * verified channel deliver live publications that history trimmed before they were read back.
+   */
+  barrier?: () => Promise<boolean>;
 }
 
 /** The synchronizer of one channel. @internal */
 export interface ChannelSync {
   /** Resolves once the channel's starting position is known (the first read). */
   start(): Promise<void>;
-  /** A live publication for this channel. Never throws. */
-  receive(publication: Publication): void;
-  /** Reads history since the last delivered position (after a reconnect). */
-  resync(): void;
+  /** A live publication for this channel, with the text it arrived as. Never throws. */
+  receive(publication: Publication, text: string): void;
+  /** Reads history since the last delivered position (after a reconnect); resolves when caught up. */
+  resync(): Promise<void>;
   position(): StreamPosition | null;
   close(): void;
 }
 
 interface Buffered {
   publication: Publication;
+  /** The message text, compared with the stored publication of the same offset. */
+  text: string;
   /** Receipt sequence, compared with the sequence at the time a read was sent. */
   seq: number;
 }
@@ -56,7 +70,8 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
 
   function deliverNext(p: Publication): void {
     if (!position) return;
-    position = { epoch: position.epoch, offset: p.offset };
+    // The publication's epoch: the same one, or the first epoch after the empty position.
+    position = { epoch: p.epoch, offset: p.offset };
     deps.deliver(p);
   }
 
@@ -65,16 +80,29 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
    * read was sent and not covered by it cannot be genuine (the script appends to history before it
    * publishes), so they are dropped as invalid; later ones with a gap wait for another read.
    */
-  function drain(readSeq: number, head: { epoch: string; offset: number }, previousEpoch?: string): void {
+  function drain(
+    readSeq: number,
+    head: { epoch: string; offset: number },
+    previousEpoch?: string,
+    stored?: ReadonlyMap<number, string>,
+  ): void {
     const pending = buffer.sort((a, b) => a.publication.offset - b.publication.offset || a.seq - b.seq);
     buffer = [];
+    const claimed = new Set<number>();
     for (const item of pending) {
       const p = item.publication;
       if (!position) break;
-      if (p.epoch === position.epoch) {
+      if (continuesGeneration(position, p.epoch)) {
         if (p.offset <= position.offset) {
-          deps.duplicate();
-        } else if (p.offset === position.offset + 1) {
+          const genuine = stored?.get(p.offset);
+          // Delivered from history already: a message that differs from what is stored is forged;
+          // the first identical one is the live message this read verified (not a duplicate).
+          if (genuine !== undefined && genuine !== item.text) {
+            deps.invalid(`offset ${p.offset} does not match the stored publication`);
+          } else if (genuine !== undefined && !claimed.has(p.offset)) {
+            claimed.add(p.offset);
+          } else deps.duplicate();
+        } else if (p.offset === position.offset + 1 && !deps.verify) {
           deliverNext(p);
         } else if (item.seq <= readSeq && p.offset > head.offset) {
           deps.invalid(`offset ${p.offset} is ahead of the channel (${head.offset})`);
@@ -92,6 +120,37 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
     if (buffer.length > 0) again = true;
   }
 
+  /**
+   * A verified channel whose next publications were trimmed from history before they could be
+   * read back (a burst larger than the history within one read): once a barrier shows that every
+   * genuine message up to the read has arrived, a trimmed offset for which exactly one text
+   * arrived is the genuine one (a forgery would be a second, different text), so those are
+   * delivered from the buffer. Returns false (the caller resets) when that cannot be shown.
+   */
+  async function deliverTrimmed(from: StreamPosition, page: RawRead): Promise<boolean> {
+    if (!deps.verify || !deps.barrier || !continuesGeneration(from, page.epoch) || page.offset <= from.offset) {
+      return false;
+    }
+    // The first offset history still serves (past the channel's offset: none).
+    const firstStored =
+      page.entries[0]?.offset ?? (page.newestEntry?.offset === page.offset ? page.offset : page.offset + 1);
+    if (firstStored <= from.offset + 1) return false;
+    if (!(await deps.barrier()) || closed || position !== from) return false;
+    const texts = new Map<number, Buffered>();
+    for (const item of buffer) {
+      const o = item.publication.offset;
+      if (o <= from.offset || o >= firstStored || item.publication.epoch !== page.epoch) continue;
+      const seen = texts.get(o);
+      if (seen && seen.text !== item.text) return false; // two different texts: one is forged
+      texts.set(o, seen ?? item);
+    }
+    for (let o = from.offset + 1; o < firstStored; o++) if (!texts.has(o)) return false;
+    const chosen = new Set([...texts.values()]);
+    buffer = buffer.filter((item) => !chosen.has(item));
+    for (let o = from.offset + 1; o < firstStored; o++) deliverNext((texts.get(o) as Buffered).publication);
+    return true;
+  }
+
   async function syncOnce(): Promise<void> {
     if (!position) {
       const readSeq = seq;
@@ -100,21 +159,34 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
       drain(readSeq, head);
       return;
     }
+    // Stored texts seen by this synchronization, to tell forged messages from duplicates.
+    const stored = new Map<number, string>();
     for (;;) {
       const from: StreamPosition = position;
       const readSeq = seq;
       const page = await deps.read({ mode: 'since', since: from, limit: deps.batchSize });
       if (closed || position !== from) return; // closed, or moved on meanwhile: read again
+      // A channel without history keeps only its latest publication: it continues the position
+      // when it is the very next one.
+      if (page.entries.length === 0 && page.newestEntry && page.newestEntry.offset === from.offset + 1) {
+        page.entries = [page.newestEntry];
+      }
       const first = page.entries[0];
       const continuous =
-        page.epoch === from.epoch &&
+        continuesGeneration(from, page.epoch) &&
         from.offset <= page.offset &&
         (from.offset === page.offset || first?.offset === from.offset + 1);
+      if (!continuous && (await deliverTrimmed(from, page))) {
+        if (closed) return;
+        continue; // read on from the new position
+      }
+      if (closed || position !== from) return;
       if (!continuous) {
         position = { epoch: page.epoch, offset: page.offset };
         deps.reset({
           channel: deps.channel,
-          reason: page.epoch === from.epoch ? 'history_too_short' : 'epoch_changed',
+          // From the empty position the channel's first epoch is not a change of generation.
+          reason: continuesGeneration(from, page.epoch) ? 'history_too_short' : 'epoch_changed',
           epoch: page.epoch,
           offset: page.offset,
           latest: page.newest,
@@ -123,19 +195,23 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
         return;
       }
       let count = 0;
+      // Offsets that arrived live: reading them back verifies them, it does not recover them.
+      const live = new Set<number>();
+      for (const item of buffer) live.add(item.publication.offset);
       for (const entry of page.entries) {
+        stored.set(entry.offset, entry.text);
         if (entry.offset !== position.offset + 1) continue;
         if (entry.publication) {
           deliverNext(entry.publication);
-          count++;
+          if (!live.has(entry.offset)) count++;
         } else {
           // Skip an unreadable stored entry (already reported by the reader) to keep going.
-          position = { epoch: position.epoch, offset: entry.offset };
+          position = { epoch: page.epoch, offset: entry.offset };
         }
       }
       if (count > 0) deps.recovered(count);
       if (position.offset >= page.offset || page.entries.length === 0) {
-        drain(readSeq, page);
+        drain(readSeq, page, undefined, stored);
         return;
       }
     }
@@ -173,19 +249,20 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
 
   return {
     start: () => sync(),
-    receive(p) {
+    receive(p, text) {
       if (closed) return;
-      if (!syncing && position && p.epoch === position.epoch) {
+      if (!syncing && position && continuesGeneration(position, p.epoch)) {
         if (p.offset <= position.offset) {
           deps.duplicate();
           return;
         }
-        if (p.offset === position.offset + 1) {
+        // Trusted mode only: verified delivery reads every message back from history first.
+        if (p.offset === position.offset + 1 && !deps.verify) {
           deliverNext(p);
           return;
         }
       }
-      buffer.push({ publication: p, seq: ++seq });
+      buffer.push({ publication: p, text, seq: ++seq });
       if (buffer.length > deps.maxBuffered) {
         // Everything buffered is in history too: drop the buffer and read it back in order.
         buffer = [];
@@ -197,8 +274,8 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
       if (position && !syncing) sync().catch(() => {});
     },
     resync() {
-      if (closed || !position) return;
-      sync().catch(() => {});
+      if (closed || !position) return Promise.resolve();
+      return sync().catch(() => {});
     },
     position: () => position,
     close() {

@@ -3,8 +3,8 @@
  * itself, and connection-state tracking (bounded commands are in `bounded.ts`).
  * @module
  */
-import type { BrokerStatus } from '@taskpulse/protocol';
-import { TaskpulseError } from '@taskpulse/protocol';
+import type { BrokerStatus, TaskpulseLogger } from '@taskpulse/protocol';
+import { silentLogger, TaskpulseError } from '@taskpulse/protocol';
 import { Cluster, Redis } from 'ioredis';
 
 /** An ioredis client: a single node (`Redis`) or a Redis Cluster (`Cluster`). */
@@ -41,6 +41,13 @@ export interface RedisConnectionOptions {
    * @default true for a `Cluster` client, false otherwise
    */
   sharded?: boolean;
+  /**
+   * Where Redis connection errors, lease changes and rejected input are logged. Redis `error`
+   * events of the connections taskpulse creates are logged here (at most one line per distinct
+   * message every 30 s) and counted.
+   * @default silent
+   */
+  logger?: TaskpulseLogger;
 }
 
 /** The default key prefix. */
@@ -56,11 +63,57 @@ export interface Connection {
   prefix: string;
   commandTimeoutMs: number;
   sharded: boolean;
+  logger: TaskpulseLogger;
+  /** Redis `error` events seen on this piece's connections (shared by its duplicates). */
+  errors: { count: number };
+}
+
+const ERROR_LOG_INTERVAL_MS = 30_000;
+
+/**
+ * Handles `error` events of a connection taskpulse listens on: an unhandled one would crash the
+ * process, and an empty handler would hide an outage. Counted, and logged with a per-message
+ * throttle (ioredis repeats the same error on every reconnect attempt). @internal
+ */
+export function reportRedisErrors(
+  client: RedisClient,
+  connection: Pick<Connection, 'logger' | 'errors'>,
+  role: string,
+) {
+  const lastLogged = new Map<string, number>();
+  client.on('error', (error: Error) => {
+    connection.errors.count += 1;
+    const message = error?.message ?? String(error);
+    const now = Date.now();
+    const last = lastLogged.get(message);
+    if (last !== undefined && now - last < ERROR_LOG_INTERVAL_MS) return;
+    if (lastLogged.size > 100) lastLogged.clear();
+    lastLogged.set(message, now);
+    connection.logger.warn(`redis ${role} connection error: ${message}`, {
+      role,
+      code: (error as { code?: string })?.code,
+      errors: connection.errors.count,
+    });
+  });
 }
 
 /** True for an ioredis `Cluster`. @internal */
 export function isCluster(client: RedisClient): client is Cluster {
   return client instanceof Cluster || (client as { isCluster?: boolean }).isCluster === true;
+}
+
+/**
+ * The error hook of a piece: `onError` when given, else a warning through the piece's logger, so
+ * that no error is silently dropped. @internal
+ */
+export function errorHookOf(onError: ErrorHook | undefined, logger: TaskpulseLogger): ErrorHook {
+  if (onError) return onError;
+  return (error, context) =>
+    logger.warn(error.message, {
+      code: error.code,
+      ...(context.channel ? { channel: context.channel } : {}),
+      ...(context.source ? { source: context.source } : {}),
+    });
 }
 
 /** Options of the connections taskpulse creates itself from a URL. */
@@ -85,12 +138,14 @@ export function openConnection(options: RedisConnectionOptions): Connection {
   }
   const commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   if (!(commandTimeoutMs > 0)) throw new TaskpulseError('bad_request', 'commandTimeoutMs must be > 0');
+  const logger = options.logger ?? silentLogger;
+  const errors = { count: 0 };
   let client: RedisClient;
   let owned = false;
   if (typeof options.redis === 'string') {
     client = new Redis(options.redis, ownedClientOptions(commandTimeoutMs));
-    // Errors surface through rejected commands and status(); an unhandled 'error' event would crash.
-    client.on('error', () => {});
+    // Errors also surface through rejected commands and status().
+    reportRedisErrors(client, { logger, errors }, 'command');
     owned = true;
   } else if (options.redis && typeof (options.redis as RedisClient).evalsha === 'function') {
     client = options.redis;
@@ -103,7 +158,15 @@ export function openConnection(options: RedisConnectionOptions): Connection {
   } else {
     throw new TaskpulseError('bad_request', 'redis must be an ioredis Redis or Cluster client or a redis:// URL');
   }
-  return { client, owned, prefix, commandTimeoutMs, sharded: options.sharded ?? isCluster(client) };
+  return {
+    client,
+    owned,
+    prefix,
+    commandTimeoutMs,
+    sharded: options.sharded ?? isCluster(client),
+    logger,
+    errors,
+  };
 }
 
 /**
@@ -123,7 +186,7 @@ export function duplicateForPubSub(connection: Connection): RedisClient {
       lazyConnect: false,
     });
   }
-  sub.on('error', () => {});
+  reportRedisErrors(sub, connection, 'pub/sub');
   return sub;
 }
 

@@ -1,9 +1,11 @@
 /**
- * History and state reads, through `lua/read.lua` (atomic, creates the epoch when absent).
+ * History and state reads, through `lua/read.lua` (atomic, read-only: a channel that does not
+ * exist is at the empty position).
  * @module
  */
 import {
   type ChannelState,
+  continuesGeneration,
   createNamespaceResolver,
   type HistoryOptions,
   type HistoryResult,
@@ -20,6 +22,7 @@ import {
   type Connection,
   closeClient,
   type ErrorHook,
+  errorHookOf,
   openConnection,
   type RedisConnectionOptions,
 } from './connection';
@@ -30,16 +33,16 @@ import { loadScript, runScript } from './lua';
 export interface HistoryReaderOptions extends RedisConnectionOptions, NamespaceTable {
   /**
    * Called for each stored entry that fails to parse (it is skipped).
-   * @default ignore
+   * @default a warning through `logger`
    */
   onError?: ErrorHook;
 }
 
 /** Reads channels' history and state from Redis. */
 export interface HistoryReader {
-  /** Reads a channel's history (see {@link HistoryOptions}); creates the epoch when absent. */
+  /** Reads a channel's history (see {@link HistoryOptions}); creates nothing. */
   history(channel: string, options?: HistoryOptions): Promise<HistoryResult>;
-  /** Reads a channel's position and newest publication; creates the epoch when absent. */
+  /** Reads a channel's position and newest publication; creates nothing (see `EMPTY_EPOCH`). */
   state(channel: string): Promise<ChannelState>;
   /** Closes the connection when the reader created it from a URL. Idempotent. */
   close(): Promise<void>;
@@ -49,6 +52,8 @@ export interface HistoryReader {
 export interface RawEntry {
   offset: number;
   publication: Publication | null;
+  /** The stored text (what the publish script also sent on pub/sub). */
+  text: string;
 }
 
 /** One read: the channel's position, entries oldest first, and the newest retained publication. @internal */
@@ -57,6 +62,8 @@ export interface RawRead {
   offset: number;
   entries: RawEntry[];
   newest: Publication | null;
+  /** The stored entry of `newest` (from history, or the meta hash's `latest`). */
+  newestEntry: RawEntry | null;
 }
 
 /** What to read. @internal */
@@ -77,11 +84,11 @@ export function readerOn(
     const offset = id === 'latest' ? Number.NaN : Number(id.split('-')[0]);
     const parsed = parsePublication(text);
     if (parsed.ok && parsed.value.channel === channel && (Number.isNaN(offset) || parsed.value.offset === offset)) {
-      return { offset: parsed.value.offset, publication: parsed.value };
+      return { offset: parsed.value.offset, publication: parsed.value, text };
     }
     const reason = parsed.ok ? 'stored publication does not match its channel or position' : parsed.error.message;
     onError?.(new TaskpulseError('bad_frame', `invalid history entry ${id} on ${channel}: ${reason}`), { channel });
-    return { offset, publication: null };
+    return { offset, publication: null, text };
   };
 
   return async (channel, request) => {
@@ -108,9 +115,15 @@ export function readerOn(
     for (let i = 0; i + 1 < flat.length; i += 2)
       entries.push(parseEntry(channel, String(flat[i]), String(flat[i + 1])));
     const newestPair = reply[3] as unknown[];
-    const newest =
-      newestPair.length >= 2 ? parseEntry(channel, String(newestPair[0]), String(newestPair[1])).publication : null;
-    return { epoch: String(reply[0]), offset: Number(reply[1]), entries, newest };
+    const newestEntry =
+      newestPair.length >= 2 ? parseEntry(channel, String(newestPair[0]), String(newestPair[1])) : null;
+    return {
+      epoch: String(reply[0]),
+      offset: Number(reply[1]),
+      entries,
+      newest: newestEntry?.publication ?? null,
+      newestEntry,
+    };
   };
 }
 
@@ -137,13 +150,13 @@ export function historyOn(
     const raw = await read(channel, { mode: 'since', since: position.data, limit });
     const publications = raw.entries.flatMap((e) => (e.publication ? [e.publication] : []));
     let recovered = false;
-    if (raw.epoch === since.epoch && since.offset <= raw.offset) {
+    if (continuesGeneration(since, raw.epoch) && since.offset <= raw.offset) {
       // Continuous when nothing is missing between `since` and the first retained entry after it.
       recovered = since.offset === raw.offset || raw.entries[0]?.offset === since.offset + 1 || limit === 0;
       if (limit === 0 && since.offset < raw.offset) {
         // No entry was read: ask for one to know whether the gap is still covered.
         const probe = await read(channel, { mode: 'since', since: position.data, limit: 1 });
-        recovered = probe.epoch === since.epoch && probe.entries[0]?.offset === since.offset + 1;
+        recovered = continuesGeneration(since, probe.epoch) && probe.entries[0]?.offset === since.offset + 1;
       }
     }
     return { epoch: raw.epoch, offset: raw.offset, publications, recovered };
@@ -171,8 +184,9 @@ export function stateOn(
  * ```
  */
 export function createHistoryReader(options: HistoryReaderOptions): HistoryReader {
+  const resolve = createNamespaceResolver(options, 'createHistoryReader');
   const connection = openConnection(options);
-  const read = readerOn(connection, createNamespaceResolver(options), options.onError);
+  const read = readerOn(connection, resolve, errorHookOf(options.onError, connection.logger));
   const history = historyOn(read);
   const state = stateOn(read);
   let closed = false;

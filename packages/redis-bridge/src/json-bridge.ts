@@ -4,7 +4,8 @@
  * schema, and republishes it natively on a taskpulse channel.
  * @module
  */
-import { exceedsBytes, type PublishOptions } from '@taskpulse/protocol';
+import { createHash } from 'node:crypto';
+import { exceedsBytes, type PublishOptions, TaskpulseError } from '@taskpulse/protocol';
 import { bounded } from './bounded';
 import {
   type BridgeContext,
@@ -83,6 +84,25 @@ export interface JsonSourceOptions<T = unknown> {
    */
   map?: (message: T) => JsonMapped;
   /**
+   * The publication `id` of a message (when `map` gives none), which makes its republishing
+   * idempotent: a retry, or a second bridge instance taking over, never publishes it twice within
+   * the publisher's dedupe window. Return undefined for no id.
+   * @default `sha1:` + the SHA-1 of the raw message text (identical messages within the window
+   * are published once)
+   */
+  messageId?: (message: T, raw: string) => string | undefined;
+  /**
+   * How many times a republish that failed with `unavailable` (Redis down or too slow) is tried
+   * again, with the same `id`, `republishRetryDelayMs` apart.
+   * @default 3
+   */
+  republishRetries?: number;
+  /**
+   * Delay between republish attempts, in ms.
+   * @default 500
+   */
+  republishRetryDelayMs?: number;
+  /**
    * Largest foreign message accepted, in bytes.
    * @default 65536
    */
@@ -113,6 +133,20 @@ function schemaReason(error: {
 export function createJsonSource<T>(options: JsonSourceOptions<T>): BridgeSource {
   const maxBytes = options.maxMessageBytes ?? 64 * 1024;
   let sub: RedisClient | null = null;
+  const messageId = options.messageId ?? ((_message: T, raw: string) => `sha1:${sha1(raw)}`);
+  const retries = options.republishRetries ?? 3;
+  const retryDelayMs = options.republishRetryDelayMs ?? 500;
+
+  // Retries reuse the id, so a publish that timed out but was applied is not applied twice.
+  const republish = (context: BridgeContext, data: unknown, publishOptions: PublishOptions | undefined, n: number) => {
+    context.publish(options.targetChannel, options.event, data, publishOptions).catch((error) => {
+      if (n < retries && error instanceof TaskpulseError && error.code === 'unavailable' && sub !== null) {
+        setTimeout(() => republish(context, data, publishOptions, n + 1), retryDelayMs).unref?.();
+        return;
+      }
+      context.error(error, { phase: 'republish' });
+    });
+  };
 
   const handle = (context: BridgeContext, message: string) => {
     // Runs inside ioredis' event loop: never throws.
@@ -135,9 +169,9 @@ export function createJsonSource<T>(options: JsonSourceOptions<T>): BridgeSource
         return;
       }
       const mapped = options.map ? options.map(result.data) : { data: result.data };
-      context
-        .publish(options.targetChannel, options.event, mapped.data, mapped.options)
-        .catch((error) => context.error(error, { phase: 'republish' }));
+      const id = mapped.options?.id ?? messageId(result.data, message);
+      const publishOptions = id === undefined ? mapped.options : { ...mapped.options, id };
+      republish(context, mapped.data, publishOptions, 0);
     } catch (error) {
       context.error(error, { phase: 'handle' });
     }
@@ -200,7 +234,19 @@ export interface JsonBridgeOptions<T = unknown> extends Omit<BridgeRunnerOptions
  * ```
  */
 export function createJsonBridge<T>(options: JsonBridgeOptions<T>): BridgeRunner {
-  const { sourceChannel, targetChannel, event, schema, map, maxMessageBytes, shardedSource, ...runner } = options;
+  const {
+    sourceChannel,
+    targetChannel,
+    event,
+    schema,
+    map,
+    maxMessageBytes,
+    shardedSource,
+    messageId,
+    republishRetries,
+    republishRetryDelayMs,
+    ...runner
+  } = options;
   const source = createJsonSource<T>({
     sourceChannel,
     targetChannel,
@@ -209,6 +255,13 @@ export function createJsonBridge<T>(options: JsonBridgeOptions<T>): BridgeRunner
     ...(map ? { map } : {}),
     ...(maxMessageBytes !== undefined ? { maxMessageBytes } : {}),
     ...(shardedSource !== undefined ? { shardedSource } : {}),
+    ...(messageId ? { messageId } : {}),
+    ...(republishRetries !== undefined ? { republishRetries } : {}),
+    ...(republishRetryDelayMs !== undefined ? { republishRetryDelayMs } : {}),
   });
   return createBridgeRunner({ ...runner, source });
+}
+
+function sha1(text: string): string {
+  return createHash('sha1').update(text).digest('hex');
 }

@@ -7,6 +7,7 @@
  * | position | `<prefix>{<channel>}:meta` | hash: `epoch`, `offset` (+ `latest` for a state channel without history) |
  * | history | `<prefix>{<channel>}:history` | stream: id `<offset>-0`, field `p` = publication JSON |
  * | pub/sub | `<prefix>{<channel>}` | (S)PUBLISH channel carrying the publication JSON |
+ * | idempotency | `<prefix>{<channel>}:id:<publication id>` | string `<epoch> <offset>`, expires after the dedupe window |
  * @module
  */
 import { randomBytes } from 'node:crypto';
@@ -33,6 +34,11 @@ export interface ChannelKeys {
 export function channelKeys(prefix: string, channel: string): ChannelKeys {
   const tagged = `${prefix}{${channel}}`;
   return { meta: `${tagged}:meta`, history: `${tagged}:history`, pubsub: tagged };
+}
+
+/** The idempotency key of a publication id on a channel (same hash slot as the channel's keys). */
+export function idKey(keys: ChannelKeys, id: string): string {
+  return `${keys.pubsub}:id:${id}`;
 }
 
 // Random bytes are drawn in bulk: one candidate goes with every publication, and a system call

@@ -14,19 +14,32 @@ import {
 } from '@taskpulse/protocol';
 import { bounded } from './bounded';
 import { type Connection, closeClient, openConnection, type RedisConnectionOptions } from './connection';
-import { channelKeys, newEpochCandidate } from './keys';
+import { channelKeys, idKey, newEpochCandidate } from './keys';
 import { loadScript, runScript } from './lua';
 
 /** Options of {@link createPublisher}. */
 export interface PublisherOptions extends RedisConnectionOptions, NamespaceTable {
   /** The clock, in ms since the Unix epoch, for `ts` when the caller gives none. @default Date.now */
   now?: () => number;
+  /**
+   * How long a publication `id` is remembered per channel, in ms: publishing the same `id` on the
+   * same channel again within this window (a retry after a timeout) publishes nothing and
+   * resolves with the first publication's position (`duplicate: true`). 0 turns it off.
+   * @default 300000
+   */
+  dedupeWindowMs?: number;
 }
+
+/** Default of {@link PublisherOptions.dedupeWindowMs}: 5 minutes. */
+export const DEFAULT_DEDUPE_WINDOW_MS = 300_000;
 
 /** Publishes into taskpulse channels on Redis. */
 export interface Publisher {
   /**
    * Publishes `data` as `event` on `channel`.
+   * With `options.id`, the publish is idempotent within `dedupeWindowMs`: retrying it (after a
+   * timeout, say) never creates a second publication; it resolves with the first one's position
+   * and `duplicate: true`.
    * @returns the channel, epoch and offset assigned
    * @throws TaskpulseError `bad_channel`, `unknown_channel`, `bad_request` (event, id, priority,
    * non-JSON data), `payload_too_large`, `unavailable` (Redis unreachable or too slow; bounded by
@@ -72,12 +85,12 @@ export class PublishNotSentError extends TaskpulseError {
   }
 }
 
-/** Parses the script's `{epoch, offset}` reply. @internal */
-function parseReply(reply: unknown): { epoch: string; offset: number } {
+/** Parses the script's `{epoch, offset, duplicate}` reply. @internal */
+function parseReply(reply: unknown): { epoch: string; offset: number; duplicate: boolean } {
   if (Array.isArray(reply) && reply.length >= 2) {
     const epoch = String(reply[0]);
     const offset = Number(reply[1]);
-    if (epoch.length > 0 && Number.isSafeInteger(offset)) return { epoch, offset };
+    if (epoch.length > 0 && Number.isSafeInteger(offset)) return { epoch, offset, duplicate: Number(reply[2]) === 1 };
   }
   throw new TaskpulseError('internal', 'unexpected reply from the publish script');
 }
@@ -93,18 +106,21 @@ export function publisherOn(
   resolve: (channel: string) => NamespaceOptions,
   now: () => number,
   guard?: { check(): boolean; reason: string },
+  dedupeWindowMs = DEFAULT_DEDUPE_WINDOW_MS,
 ): Publisher['publish'] {
   const script = loadScript('publish');
   return async (channel, event, data, options = {}) => {
     const ns = resolve(channel);
     const body = publicationBody(ns, channel, event, data, options ?? {}, now);
     const keys = channelKeys(connection.prefix, channel);
+    const id = options?.id;
+    const dedupe = id !== undefined && dedupeWindowMs > 0;
     const reply = await bounded(connection, connection.client, 'publish', () => {
       if (guard && !guard.check()) throw new PublishNotSentError(guard.reason);
       return runScript(
         connection.client,
         script,
-        [keys.meta, keys.history, keys.pubsub],
+        dedupe ? [keys.meta, keys.history, keys.pubsub, idKey(keys, id)] : [keys.meta, keys.history, keys.pubsub],
         [
           newEpochCandidate(),
           channel,
@@ -113,12 +129,22 @@ export function publisherOn(
           ns.historyTtlMs,
           ns.kind,
           connection.sharded ? 'spublish' : 'publish',
+          ...(dedupe ? [dedupeWindowMs] : []),
         ],
       );
     });
-    const { epoch, offset } = parseReply(reply);
-    return { channel, epoch, offset };
+    const { epoch, offset, duplicate } = parseReply(reply);
+    return duplicate ? { channel, epoch, offset, duplicate } : { channel, epoch, offset };
   };
+}
+
+/** Validates {@link PublisherOptions.dedupeWindowMs}. @internal */
+export function dedupeWindow(options: { dedupeWindowMs?: number }): number {
+  const ms = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
+  if (!Number.isSafeInteger(ms) || ms < 0) {
+    throw new TypeError('dedupeWindowMs must be a non-negative integer number of milliseconds');
+  }
+  return ms;
 }
 
 /**
@@ -132,9 +158,9 @@ export function publisherOn(
  * ```
  */
 export function createPublisher(options: PublisherOptions): Publisher {
+  const resolve = createNamespaceResolver(options, 'createPublisher');
   const connection = openConnection(options);
-  const resolve = createNamespaceResolver(options);
-  const publish = publisherOn(connection, resolve, options.now ?? Date.now);
+  const publish = publisherOn(connection, resolve, options.now ?? Date.now, undefined, dedupeWindow(options));
   let closed = false;
   return {
     async publish(channel, event, data, publishOptions) {

@@ -15,12 +15,13 @@ import {
   closeClient,
   combineStates,
   type ErrorHook,
+  errorHookOf,
   openConnection,
   type RedisConnectionOptions,
   trackConnection,
 } from './connection';
 import { historyOn, readerOn, stateOn } from './history-reader';
-import { publisherOn } from './publisher';
+import { dedupeWindow, type PublisherOptions, publisherOn } from './publisher';
 import { type SubscriberOptions, type SubscriberStats, subscriberOn } from './subscriber';
 
 /** Options of {@link createRedisBroker}. */
@@ -29,22 +30,39 @@ export interface RedisBrokerOptions
     NamespaceTable,
     Pick<
       SubscriberOptions,
-      'recoveryBatchSize' | 'recoveryRetryDelayMs' | 'maxBufferedPerChannel' | 'envelopeAllowanceBytes'
+      | 'recoveryBatchSize'
+      | 'recoveryRetryDelayMs'
+      | 'maxBufferedPerChannel'
+      | 'envelopeAllowanceBytes'
+      | 'verifyLiveMessages'
     > {
   /**
    * Called with errors that have no caller to reject (invalid inbound messages, failed
    * background recovery, throwing handlers).
-   * @default ignore
+   * @default a warning through `logger`
    */
   onError?: ErrorHook;
   /** The clock for publication timestamps, in ms since the Unix epoch. @default Date.now */
   now?: () => number;
+  /**
+   * How long a publication `id` is remembered per channel, in ms: the same `id` published again
+   * within it (a retry) publishes nothing and resolves with the first position (`duplicate: true`).
+   * 0 turns it off.
+   * @default 300000
+   */
+  dedupeWindowMs?: PublisherOptions['dedupeWindowMs'];
 }
 
 /** A {@link Broker} on Redis, with counters and a readiness wait. */
 export interface RedisBroker extends Broker {
-  /** Subscriber counters (see {@link SubscriberStats}). */
-  stats(): SubscriberStats;
+  /**
+   * Subscriber counters (see {@link SubscriberStats}) and `redisErrors`: the Redis `error` events
+   * seen on the broker's own connections (each is also logged through `logger`, throttled).
+   */
+  stats(): SubscriberStats & {
+    /** Redis `error` events seen on the broker's own connections since it was created. */
+    redisErrors: number;
+  };
   /**
    * Resolves when both connections are ready; rejects with `unavailable` after `commandTimeoutMs`.
    * Useful at startup; every call also waits (bounded) by itself.
@@ -67,11 +85,11 @@ export interface RedisBroker extends Broker {
  * ```
  */
 export function createRedisBroker(options: RedisBrokerOptions): RedisBroker {
+  const resolve = createNamespaceResolver(options, 'createRedisBroker');
   const connection = openConnection(options);
   const shared = { ...connection, owned: false };
-  const resolve = createNamespaceResolver(options);
-  const onError = options.onError;
-  const publish = publisherOn(shared, resolve, options.now ?? Date.now);
+  const onError = errorHookOf(options.onError, connection.logger);
+  const publish = publisherOn(shared, resolve, options.now ?? Date.now, undefined, dedupeWindow(options));
   const read = readerOn(shared, resolve, onError);
   const history = historyOn(read);
   const state = stateOn(read);
@@ -106,7 +124,7 @@ export function createRedisBroker(options: RedisBrokerOptions): RedisBroker {
       const sub = subscriber.status();
       return combineStates([tracker.state(), sub === 'closed' ? 'down' : sub]);
     },
-    stats: () => subscriber.stats(),
+    stats: () => ({ ...subscriber.stats(), redisErrors: connection.errors.count }),
     async ready() {
       ensureOpen();
       const deadline = Date.now() + connection.commandTimeoutMs;

@@ -22,6 +22,7 @@ import {
   closeClient,
   duplicateForPubSub,
   type ErrorHook,
+  errorHookOf,
   isCluster,
   openConnection,
   type RedisClient,
@@ -36,7 +37,7 @@ export interface SubscriberOptions extends RedisConnectionOptions, NamespaceTabl
   /**
    * Called with errors that have no caller to reject: invalid inbound messages (`bad_frame`,
    * `frame_too_large`), failed background recovery (`unavailable`), throwing handlers (`internal`).
-   * @default ignore
+   * @default a warning through `logger`
    */
   onError?: ErrorHook;
   /**
@@ -55,6 +56,16 @@ export interface SubscriberOptions extends RedisConnectionOptions, NamespaceTabl
    * @default 10000
    */
   maxBufferedPerChannel?: number;
+  /**
+   * Deliver a live pub/sub message only once it is read back, identical, from the channel's
+   * stored history (or, for a channel without history, its stored latest value): a message
+   * PUBLISHed by anything but the publish script is never delivered, and never displaces the
+   * genuine publication of its offset. Costs one history read per message (coalesced per
+   * channel while one is in flight). `false` trusts messages that follow the last position —
+   * only for Redis deployments where nobody else can PUBLISH on taskpulse channels (ACLs).
+   * @default true
+   */
+  verifyLiveMessages?: boolean;
   /**
    * Largest inbound message accepted, in bytes, on top of the namespace's `maxPayloadBytes`
    * (room for the envelope: channel, epoch, event, id…).
@@ -120,7 +131,7 @@ export function subscriberOn(
   resolve: (channel: string) => NamespaceOptions,
   options: Omit<SubscriberOptions, 'redis'>,
 ): Subscriber {
-  const onError: ErrorHook = options.onError ?? (() => {});
+  const onError: ErrorHook = errorHookOf(options.onError, connection.logger);
   const read = readerOn(connection, resolve, (error, context) => {
     counters.invalid++;
     onError(error, context);
@@ -141,6 +152,8 @@ export function subscriberOn(
   const allowance = options.envelopeAllowanceBytes ?? 4096;
   let closed = false;
   let wasReady = sub.status === 'ready';
+  /** Reconnections of the pub/sub connection so far: messages may have been missed across one. */
+  let generation = 0;
   const sharded = connection.sharded;
 
   const redisSubscribe = (channels: string[]) =>
@@ -170,7 +183,23 @@ export function subscriberOn(
     }
   }
 
+  /**
+   * Every message published before the call has arrived once a PING sent after it is answered on
+   * the same connection (replies and messages share its order), provided the connection did not
+   * reconnect since `since`. Not for a Cluster, whose sharded subscribers are several connections.
+   */
+  async function barrier(since: number): Promise<boolean> {
+    if (closed || isCluster(sub) || generation !== since) return false;
+    try {
+      await bounded(connection, sub, 'ping', () => sub.ping());
+    } catch {
+      return false;
+    }
+    return !closed && generation === since;
+  }
+
   function createRecord(channel: string, ns: NamespaceOptions): ChannelRecord {
+    const subscribedIn = generation;
     const record: ChannelRecord = {
       channel,
       pubsub: channelKeys(connection.prefix, channel).pubsub,
@@ -201,6 +230,10 @@ export function subscriberOn(
         batchSize: options.recoveryBatchSize ?? 500,
         retryDelayMs: options.recoveryRetryDelayMs ?? 1000,
         maxBuffered: options.maxBufferedPerChannel ?? 10_000,
+        // An events channel that keeps no history has nothing to verify against: reading back
+        // would turn every publication into a reset, so its messages are delivered as received.
+        verify: (options.verifyLiveMessages ?? true) && (ns.historySize > 0 || ns.kind === 'state'),
+        barrier: () => barrier(subscribedIn),
       }),
     };
     return record;
@@ -224,7 +257,7 @@ export function subscriberOn(
         );
         return;
       }
-      record.sync.receive(parsed.value as Publication);
+      record.sync.receive(parsed.value as Publication, message);
     } catch (cause) {
       onError(TaskpulseError.from(cause), {});
     }
@@ -232,23 +265,45 @@ export function subscriberOn(
 
   sub.on(sharded ? 'smessage' : 'message', onMessage);
 
+  // After a reconnect the Redis subscriptions are gone until resubscribeAll succeeds and every
+  // channel has recovered what it missed: until then the subscriber is not ready (status() says
+  // `connecting`), and a failed attempt is retried on a timer — a `ready` event may never come
+  // while the connection stays up.
+  let resubscribePending = false;
+  let resubscribeTimer: NodeJS.Timeout | undefined;
+  const retryDelayMs = options.recoveryRetryDelayMs ?? 1000;
+
   async function resubscribeAll(): Promise<void> {
+    clearTimeout(resubscribeTimer);
+    resubscribeTimer = undefined;
     const list = [...records.values()];
-    if (list.length === 0 || closed) return;
+    if (closed) return;
+    if (list.length === 0) {
+      resubscribePending = false;
+      return;
+    }
     try {
       // Cluster sharded subscribers resubscribe by themselves; a single node is ours to redo.
       if (!isCluster(sub)) await redisSubscribe(list.map((r) => r.pubsub));
     } catch (error) {
       onError(TaskpulseError.from(error, 'unavailable'), {});
-      return; // the next 'ready' tries again
+      if (!closed && sub.status === 'ready') {
+        resubscribeTimer = setTimeout(() => resubscribeAll().catch(() => {}), retryDelayMs);
+        resubscribeTimer.unref?.();
+      } // else the next 'ready' tries again
+      return;
     }
-    for (const record of list) record.sync.resync();
+    // Ready again once every channel caught up with what it missed (live frames say so then).
+    await Promise.all(list.map((record) => record.sync.resync()));
+    resubscribePending = false;
   }
 
   const onReady = () => {
     if (closed) return;
     if (wasReady) {
+      generation++;
       counters.reconnects++;
+      resubscribePending = true;
       resubscribeAll().catch(() => {});
     }
     wasReady = true;
@@ -321,10 +376,15 @@ export function subscriberOn(
     },
     channels: () => [...records.values()].map((r) => r.channel),
     stats: () => ({ channels: records.size, ...counters }),
-    status: () => (closed ? 'closed' : tracker.state()),
+    status: () => {
+      if (closed) return 'closed';
+      const state = tracker.state();
+      return state === 'ready' && resubscribePending ? 'connecting' : state;
+    },
     async close() {
       if (closed) return;
       closed = true;
+      clearTimeout(resubscribeTimer);
       for (const record of records.values()) record.sync.close();
       records.clear();
       sub.off('ready', onReady);
@@ -351,6 +411,6 @@ export function subscriberOn(
  * ```
  */
 export function createSubscriber(options: SubscriberOptions): Subscriber {
-  const connection = openConnection(options);
-  return subscriberOn(connection, createNamespaceResolver(options), options);
+  const resolve = createNamespaceResolver(options, 'createSubscriber');
+  return subscriberOn(openConnection(options), resolve, options);
 }

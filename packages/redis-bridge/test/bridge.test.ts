@@ -1,6 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { type Publication, SEED_NAMESPACES, type TaskpulseError, workerStatusSchema } from '@taskpulse/protocol';
+import {
+  type Publication,
+  SEED_NAMESPACES,
+  silentLogger,
+  type TaskpulseError,
+  workerStatusSchema,
+} from '@taskpulse/protocol';
 import { type RedisServer, startRedis, uniqueId } from '@taskpulse/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -107,7 +113,7 @@ describe('JSON bridge', () => {
       event: 'status',
       schema: workerStatusSchema,
       lease: { ttlMs: 5000 },
-      logger: { warn: (message) => warnings.push(message) },
+      logger: { ...silentLogger, warn: (message) => warnings.push(message) },
       onError: (e) => errors.push(e),
     });
     closers.push(() => bridge.close());

@@ -13,7 +13,7 @@ const WORKSPACE_MODULES = fileURLToPath(new URL('../../../node_modules', import.
 
 /** What the smoke scripts do with the built package: publish, subscribe, read the script path. */
 const SCENARIO = `
-  const broker = createRedisBroker({ redis: process.env.REDIS_URL, prefix: process.env.PREFIX + ':' });
+  const broker = createRedisBroker({ redis: process.env.REDIS_URL, prefix: process.env.PREFIX + ':', namespaces: { task: {} } });
   const got = [];
   await broker.subscribe('task:1', { onPublication: (p) => got.push(p) });
   const r = await broker.publish('task:1', 'progress', { progress: 50 });

@@ -25,8 +25,10 @@ function busyChannel(batchSize: number) {
     const head = history.length;
     const since = request.mode === 'since' ? request.since.offset : head;
     const limit = request.mode === 'head' ? 0 : request.limit;
-    const entries = history.slice(since, since + limit).map((p) => ({ offset: p.offset, publication: p }));
-    const reply: RawRead = { epoch: EPOCH, offset: head, entries, newest: history[head - 1] ?? null };
+    const entry = (p: Publication) => ({ offset: p.offset, publication: p, text: JSON.stringify(p) });
+    const entries = history.slice(since, since + limit).map(entry);
+    const newest = history[head - 1] ?? null;
+    const reply: RawRead = { epoch: EPOCH, offset: head, entries, newest, newestEntry: newest && entry(newest) };
     return new Promise((resolve) => setTimeout(() => resolve(reply), 3));
   };
 
@@ -51,6 +53,8 @@ function busyChannel(batchSize: number) {
     batchSize,
     retryDelayMs: 10,
     maxBuffered: 100_000,
+    // The live path under test is the trusted one (verified delivery reads every message back).
+    verify: false,
   });
 
   const publish = (live: boolean) => {
@@ -66,7 +70,7 @@ function busyChannel(batchSize: number) {
     if (!live) return;
     inReceive = true;
     try {
-      sync.receive(p);
+      sync.receive(p, JSON.stringify(p));
     } finally {
       inReceive = false;
     }

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { createNamespaceResolver } from '@taskpulse/protocol';
+import { createNamespaceResolver, silentLogger } from '@taskpulse/protocol';
 import { describe, expect, it } from 'vitest';
 import type { Connection, RedisClient } from '../src/connection';
 import { PublishNotSentError, publisherOn } from '../src/publisher';
@@ -33,10 +33,12 @@ const connectionOf = (client: RedisClient): Connection => ({
   prefix: 'test:',
   commandTimeoutMs: 5000,
   sharded: false,
+  logger: silentLogger,
+  errors: { count: 0 },
 });
 
 describe('guarded publish (bridge fencing)', () => {
-  const resolve = createNamespaceResolver({});
+  const resolve = createNamespaceResolver({ namespaces: { task: {} } });
 
   it('is not written when the guard fails while it waits for the connection', async () => {
     const { client, written, ready } = connectingClient();

@@ -15,6 +15,8 @@ import type { HubMetrics } from './core/metrics';
 import type { HubCoreOptions } from './core/options';
 import type { HubDialect } from './dialects/dialect';
 import { createHttpHandler, type HttpOptions } from './http/http-handler';
+import { createDashboard } from './ops/dashboard';
+import { type DashboardOptions, resolveDashboardOptions } from './ops/dashboard-options';
 import { rejectUpgrade } from './ws/reject-upgrade';
 import { createWsBinding, type WsMount, type WsStats } from './ws/ws-binding';
 
@@ -64,6 +66,13 @@ export interface HubOptions extends HubCoreOptions {
    * @default 3000
    */
   closeTimeoutMs?: number;
+  /**
+   * The operations dashboard: this node publishes its figures on the system channel
+   * `taskpulse-system:nodes` and serves the page at `{http.basePath}/dashboard` (with
+   * `assetsDir`). Needs `http.opsApiKeys`; see `docs/hub.md#operations-dashboard`.
+   * @default false
+   */
+  dashboard?: boolean | DashboardOptions;
 }
 
 /** A running hub. */
@@ -129,6 +138,9 @@ function internalError(response: ServerResponse): void {
   response.end(body);
 }
 
+/** Request head limit of the standalone server, in bytes (URL + Last-Event-ID + the usual headers). */
+const STANDALONE_MAX_HEADER_BYTES = 64 * 1024;
+
 /**
  * Creates a hub: the core, the WebSocket endpoint (native protocol on `path`, dialects on theirs)
  * and the HTTP endpoints, on an existing server, on its own server, or on none (dispatch with
@@ -148,6 +160,9 @@ function internalError(response: ServerResponse): void {
  * ```
  */
 export function createHub(options: HubOptions = {}): Hub {
+  const dashboardOptions = options.dashboard
+    ? resolveDashboardOptions(options.dashboard, options.http?.opsApiKeys)
+    : undefined;
   const core = createHubCore(options);
   const { logger } = core;
   const dialects = options.dialects ?? [];
@@ -158,16 +173,26 @@ export function createHub(options: HubOptions = {}): Hub {
     ...(options.perMessageDeflate !== undefined ? { perMessageDeflate: options.perMessageDeflate } : {}),
   });
   const httpDialects = dialects.filter((d): d is WsDialect & HubDialect => typeof d.name === 'string');
-  const http = createHttpHandler(core, {
+  const baseHttp = createHttpHandler(core, {
     ...options.http,
     ...(options.http?.dialects === undefined && httpDialects.length > 0 ? { dialects: httpDialects } : {}),
   });
+  const dashboard = dashboardOptions
+    ? createDashboard(core, dashboardOptions, {
+        basePath: (options.http?.basePath ?? '/taskpulse').replace(/\/+$/, ''),
+        wsPath: options.path ?? '/taskpulse/ws',
+      })
+    : undefined;
+  const http = dashboard ? dashboard.wrap(baseHttp) : baseHttp;
 
   const standalone = options.server === undefined && options.port !== undefined;
   const server: Server | HttpsServer | undefined =
     options.server ??
     (standalone
-      ? createServer((request, response) => {
+      ? // An SSE resume sends its URL (up to `maxUrlBytes`) and a Last-Event-ID naming every one of
+        // its channels' positions: more than Node's default 16 KiB of request head (a 431 there
+        // ends the browser's EventSource for good).
+        createServer({ maxHeaderSize: STANDALONE_MAX_HEADER_BYTES }, (request, response) => {
           http.handle(request, response).then(
             (handled) => {
               if (!handled) notFound(response);
@@ -240,6 +265,7 @@ export function createHub(options: HubOptions = {}): Hub {
   const close = (): Promise<void> => {
     closing ??= (async () => {
       logger.info?.('hub closing');
+      await dashboard?.close();
       server?.off('upgrade', onUpgrade);
       await Promise.allSettled([ws.close(1001, 'server shutting down', options.closeTimeoutMs), http.close()]);
       await core.close();

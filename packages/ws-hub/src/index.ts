@@ -5,7 +5,7 @@
  */
 
 // Authentication
-export { createJwtAuthenticator, type JwtAuthenticatorOptions } from './auth/jwt';
+export { createJwtAuthenticator, type JwtAuthenticator, type JwtAuthenticatorOptions } from './auth/jwt';
 export { type ExtractTokenOptions, extractToken, type TokenSource } from './auth/token';
 
 // Core (transport-independent)
@@ -29,13 +29,22 @@ export {
   DEFAULT_LIMITS,
   type HubCoreOptions,
   type HubLimits,
-  type HubLogger,
+  type VerifyTokenFn,
 } from './core/options';
 export { type AuthorizeFn, type ChannelAction, defaultAuthorize, type Principal } from './core/principal';
 export { batchFrame, SerializedPublication } from './core/serialized';
 export { Session, type SessionTransport } from './core/session';
 
 // Dialects
+export { type CeleryTasksDialectOptions, celeryTasksDialect } from './dialects/celery-tasks';
+export {
+  type CeleryArgumentSource,
+  type CeleryFailureState,
+  type CeleryFieldMapping,
+  type CeleryFieldSource,
+  type CeleryTaskView,
+  mappedFields,
+} from './dialects/celery-tasks-encode';
 export { type ChannelCodecConnection, type ChannelCodecOptions, createChannelCodec } from './dialects/channel-codec';
 export {
   type BrokerClientStoreOptions,
@@ -66,12 +75,34 @@ export {
 export { createHttpHandler, type HttpHandler, type HttpOptions } from './http/http-handler';
 export type { PollChannelResult, PollResponse } from './http/poll-endpoint';
 export { type DecodeCursorOptions, decodePositionsCursor, encodePositionsCursor } from './http/positions-cursor';
+export type { ReadRateLimit } from './http/read-rate-limit';
 
 // Hub (core + WebSocket + HTTP on a server)
 export { createHub, type Hub, type HubOptions, type WsDialect } from './hub';
-
 // Brokers
 export { createMemoryBroker, type MemoryBrokerOptions } from './memory-broker';
+// Operations dashboard
+export type { DashboardOptions } from './ops/dashboard-options';
+export { OPS_COOKIE } from './ops/ops-credential';
+
+// Socket.IO endpoint (needs the optional peer `socket.io`)
+export {
+  attachSocketIo,
+  DEFAULT_SOCKETIO_LIMITS,
+  type RoomError,
+  type RoomReply,
+  type SocketIoConnectError,
+  type SocketIoEndpoint,
+  type SocketIoEndpointOptions,
+  type SocketIoEngineConnectionLike,
+  type SocketIoHandshakeLike,
+  type SocketIoLimits,
+  type SocketIoRefusal,
+  type SocketIoServerClass,
+  type SocketIoServerLike,
+  type SocketIoSocketLike,
+  toSeedEnvelope,
+} from './socketio/index';
 
 // WebSocket binding
 export { createWsBinding, type WsBinding, type WsBindingOptions, type WsMount, type WsStats } from './ws/ws-binding';

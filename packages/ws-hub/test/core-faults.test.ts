@@ -8,10 +8,11 @@ import {
 } from '@taskpulse/protocol';
 import { describe, expect, it } from 'vitest';
 import { createHubCore, createMemoryBroker, type SessionTransport } from '../src/index';
+import { TEST_NAMESPACES } from './helpers/hub';
 
 /** A memory broker whose subscription handler, history and state reads the test controls. */
 function controlledBroker() {
-  const inner = createMemoryBroker();
+  const inner = createMemoryBroker({ namespaces: TEST_NAMESPACES });
   const handlers: BrokerHandler[] = [];
   const calls = { history: 0, state: 0 };
   let historyFails = false;

@@ -1,6 +1,7 @@
 import { CloseCode, type Publication, type ServerFrame } from '@taskpulse/protocol';
 import { describe, expect, it, vi } from 'vitest';
 import { createHubCore, type SessionTransport } from '../src/index';
+import { TEST_NAMESPACES } from './helpers/hub';
 
 function fakeTransport(name = 'test') {
   const frames: ServerFrame[] = [];
@@ -19,7 +20,7 @@ const tick = () => new Promise((r) => setTimeout(r, 5));
 
 describe('hub core sessions', () => {
   it('subscribes fresh, then delivers live publications once each', async () => {
-    const core = createHubCore();
+    const core = createHubCore({ namespaces: TEST_NAMESPACES });
     const t = fakeTransport();
     const s = core.openSession({}, t.transport);
     await core.publish('task:1', 'progress', { p: 1 });
@@ -34,7 +35,7 @@ describe('hub core sessions', () => {
   });
 
   it('recovers missed publications after a position, with concurrent publishing, no gap, no duplicate', async () => {
-    const core = createHubCore();
+    const core = createHubCore({ namespaces: TEST_NAMESPACES });
     const first = await core.publish('task:2', 'e', 0);
     for (let i = 1; i < 50; i++) await core.publish('task:2', 'e', i);
     const t = fakeTransport();
@@ -55,7 +56,7 @@ describe('hub core sessions', () => {
   });
 
   it('says recovered=false for an unknown epoch and sends state for state channels', async () => {
-    const core = createHubCore({ namespaces: { namespaces: { processor: { kind: 'state' } } } });
+    const core = createHubCore({ namespaces: { processor: { kind: 'state' } } });
     await core.publish('processor:status', 'status', { running: true });
     const t = fakeTransport();
     const s = core.openSession({}, t.transport);
@@ -67,7 +68,7 @@ describe('hub core sessions', () => {
   });
 
   it('denies user:43 to user 42 and unknown namespaces when configured', async () => {
-    const core = createHubCore({ namespaces: { namespaces: { user: { access: 'user' } } } });
+    const core = createHubCore({ namespaces: { user: { access: 'user' } } });
     const t = fakeTransport();
     const s = core.openSession({ userId: '42' }, t.transport);
     expect(await s.subscribe('user:43', undefined, 1)).toBe(false);
@@ -77,7 +78,7 @@ describe('hub core sessions', () => {
   });
 
   it('answers bad frames with correlated errors and closes after too many', async () => {
-    const core = createHubCore({ limits: { maxInvalidFrames: 3 } });
+    const core = createHubCore({ namespaces: TEST_NAMESPACES, limits: { maxInvalidFrames: 3 } });
     const t = fakeTransport();
     const s = core.openSession({}, t.transport);
     s.handleText('{"type":"subscribe","id":"x1","channel":"has space"}');
@@ -91,7 +92,7 @@ describe('hub core sessions', () => {
   });
 
   it('enforces channels per connection and counts stats', async () => {
-    const core = createHubCore({ limits: { maxChannelsPerConnection: 2 } });
+    const core = createHubCore({ namespaces: TEST_NAMESPACES, limits: { maxChannelsPerConnection: 2 } });
     const t = fakeTransport('websocket');
     const s = core.openSession({ userId: 'u1', projectIds: ['p1'] }, t.transport);
     await s.subscribe('task:a');
@@ -112,7 +113,10 @@ describe('hub core sessions', () => {
   });
 
   it('admits up to the per-user and global limits', async () => {
-    const core = createHubCore({ limits: { maxConnections: 3, maxConnectionsPerUser: 2 } });
+    const core = createHubCore({
+      namespaces: TEST_NAMESPACES,
+      limits: { maxConnections: 3, maxConnectionsPerUser: 2 },
+    });
     for (let i = 0; i < 2; i++) {
       core.admit({ userId: 'u' });
       core.openSession({ userId: 'u' }, fakeTransport().transport);
@@ -125,7 +129,7 @@ describe('hub core sessions', () => {
   });
 
   it('rate-limits frames with a token bucket', async () => {
-    const core = createHubCore({ limits: { maxFramesPerSecond: 1, frameBurst: 3 } });
+    const core = createHubCore({ namespaces: TEST_NAMESPACES, limits: { maxFramesPerSecond: 1, frameBurst: 3 } });
     const t = fakeTransport();
     const s = core.openSession({}, t.transport);
     for (let i = 0; i < 5; i++) s.handleText(`{"type":"ping","id":${i}}`);
@@ -139,7 +143,7 @@ describe('abuse counters', () => {
   it('count within a rolling minute: occasional bad frames never close, a burst does', async () => {
     vi.useFakeTimers({ now: 1_000_000, toFake: ['Date'] });
     try {
-      const core = createHubCore({ limits: { maxInvalidFrames: 3 } });
+      const core = createHubCore({ namespaces: TEST_NAMESPACES, limits: { maxInvalidFrames: 3 } });
       const t = fakeTransport();
       const s = core.openSession({}, t.transport);
       for (let i = 0; i < 10; i++) {

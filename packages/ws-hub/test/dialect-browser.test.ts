@@ -62,7 +62,7 @@ beforeAll(async () => {
   const taskProgress = taskProgressDialect();
   hub = createHub({
     server,
-    namespaces: { namespaces: { ...SEED_NAMESPACES, ...CLIENT_RECORD_NAMESPACES } },
+    namespaces: { ...SEED_NAMESPACES, ...CLIENT_RECORD_NAMESPACES },
     dialects: [processorStatusDialect(), taskProgress],
     // The seed's pages identify users by the query string only: the legacy opt-in.
     authenticate: taskProgress.trustQueryIdentity(),

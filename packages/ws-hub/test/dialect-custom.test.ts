@@ -39,7 +39,7 @@ let t: TestHub;
 
 beforeAll(async () => {
   t = await startHub({
-    namespaces: { namespaces: { celery: { kind: 'events' } } },
+    namespaces: { celery: { kind: 'events' } },
     dialects: [celeryTasksDialect],
     limits: { maxInvalidFrames: 2 },
   });

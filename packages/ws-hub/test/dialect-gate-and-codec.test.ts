@@ -17,7 +17,7 @@ import {
 } from '../src/index';
 import { call } from './fixtures/http-client';
 import { LegacyClient } from './fixtures/legacy-client';
-import { startHub, type TestHub } from './helpers/hub';
+import { startHub, TEST_NAMESPACES, type TestHub } from './helpers/hub';
 import { waitUntil } from './helpers/wait';
 
 function fakeTransport() {
@@ -42,7 +42,7 @@ afterEach(async () => {
 describe('frame gate', () => {
   it('counts invalid frames within a rolling minute, like the session: occasional mistakes never close', async () => {
     vi.useFakeTimers({ now: 1_000_000, toFake: ['Date'] });
-    const core = createHubCore({ limits: { maxInvalidFrames: 3 } });
+    const core = createHubCore({ namespaces: TEST_NAMESPACES, limits: { maxInvalidFrames: 3 } });
     const t = fakeTransport();
     const session = core.openSession({}, t.transport);
     const gate = createFrameGate(core, session);
@@ -64,7 +64,7 @@ describe('frame gate', () => {
 
   it('shares the session rate budget and closes a sustained flood with 4429', async () => {
     vi.useFakeTimers({ now: 1_000_000, toFake: ['Date'] });
-    const core = createHubCore({ limits: { frameBurst: 2, maxFramesPerSecond: 1 } });
+    const core = createHubCore({ namespaces: TEST_NAMESPACES, limits: { frameBurst: 2, maxFramesPerSecond: 1 } });
     const t = fakeTransport();
     const session = core.openSession({}, t.transport);
     const gate = createFrameGate(core, session);
@@ -95,7 +95,7 @@ describe('channel codec errors', () => {
     });
 
   it('keeps the connection open when sendLatest fails (a short broker outage)', async () => {
-    t = await startHub({ namespaces: { namespaces: SEED_NAMESPACES }, dialects: [dialect(['queue-updates'])] });
+    t = await startHub({ namespaces: SEED_NAMESPACES, dialects: [dialect(['queue-updates'])] });
     const core = t.hub.core;
     await core.publish('queue-updates', 'queue', { n: 1 });
     const client = await LegacyClient.connect(`${t.httpUrl.replace('http', 'ws')}/ws/queue`);
@@ -112,7 +112,7 @@ describe('channel codec errors', () => {
 
   it('still closes with the error close code when an initial subscription fails', async () => {
     t = await startHub({
-      namespaces: { namespaces: SEED_NAMESPACES },
+      namespaces: SEED_NAMESPACES,
       dialects: [dialect(['queue-updates', 'user:42'])],
     });
     const client = await LegacyClient.connect(`${t.httpUrl.replace('http', 'ws')}/ws/queue`);
@@ -124,9 +124,9 @@ describe('dialect client records', () => {
   it('are not readable over HTTP with the seed namespaces', async () => {
     const warn = vi.fn();
     t = await startHub({
-      namespaces: { namespaces: SEED_NAMESPACES },
+      namespaces: SEED_NAMESPACES,
       dialects: [taskProgressDialect()],
-      logger: { warn, error() {} },
+      logger: { warn, error() {}, info() {}, debug() {} },
     });
     const store = createBrokerClientStore(t.hub.core.broker);
     await store.save('abc', { userId: '42', projectIds: ['7'], tasks: { t1: null }, generation: 1 });
@@ -141,7 +141,12 @@ describe('dialect client records', () => {
 
   it('make the default store warn when their namespace is readable', async () => {
     const warn = vi.fn();
-    t = await startHub({ dialects: [taskProgressDialect()], logger: { warn, error() {} } });
+    t = await startHub({
+      namespaces: { task: {} },
+      allowUnknownNamespaces: true,
+      dialects: [taskProgressDialect()],
+      logger: { warn, error() {}, info() {}, debug() {} },
+    });
     expect(warn).toHaveBeenCalledTimes(1);
     expect(warn.mock.calls[0]?.[0]).toContain('CLIENT_RECORD_NAMESPACES');
   });

@@ -24,7 +24,7 @@ let wsUrl: string;
 
 beforeAll(async () => {
   t = await startHub({
-    namespaces: { namespaces: SEED_NAMESPACES },
+    namespaces: SEED_NAMESPACES,
     dialects: [processorStatusDialect()],
     limits: { maxInvalidFrames: 3 },
   });
@@ -81,7 +81,7 @@ describe('seed 000 dialect: /ws/processor-status', () => {
 
   it('closes the socket with 4403 when the status channel is forbidden (as the seed closes on errors)', async () => {
     const locked = await startHub({
-      namespaces: { namespaces: { processor: { kind: 'state', access: 'none' } } },
+      namespaces: { processor: { kind: 'state', access: 'none' } },
       dialects: [processorStatusDialect({ path: '/status-ws', restPath: '/status' })],
     });
     const client = await LegacyClient.connect(`${locked.httpUrl.replace('http', 'ws')}/status-ws`);

@@ -13,7 +13,7 @@ import { LegacyClient } from './fixtures/legacy-client';
 import { startHub, type TestHub } from './helpers/hub';
 import { waitUntil } from './helpers/wait';
 
-const namespaces = { namespaces: { ...SEED_NAMESPACES, ...CLIENT_RECORD_NAMESPACES } };
+const namespaces = { ...SEED_NAMESPACES, ...CLIENT_RECORD_NAMESPACES };
 
 /** Seed 001's progress payload. */
 const progress = (taskId: string, completed: number, extra: Record<string, unknown> = {}) => ({

@@ -19,7 +19,8 @@ let t: TestHub;
 beforeAll(async () => {
   t = await startHub({
     authenticate: testAuthenticate,
-    namespaces: { namespaces: { ...SEED_NAMESPACES, ...CLIENT_RECORD_NAMESPACES }, allowUnknownNamespaces: false },
+    namespaces: { ...SEED_NAMESPACES, ...CLIENT_RECORD_NAMESPACES },
+    allowUnknownNamespaces: false,
     dialects: [processorStatusDialect(), taskProgressDialect()],
     http: { publishApiKeys: ['k'], maxUrlBytes: 4096 },
   });

@@ -4,7 +4,7 @@ import { SEED_NAMESPACES } from '@taskpulse/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpHandler, createHubCore, createMemoryBroker, type HttpHandler } from '../src/index';
 import { call, SseStream, testAuthenticate } from './fixtures/http-client';
-import { startHub, type TestHub } from './helpers/hub';
+import { startHub, TEST_NAMESPACES, type TestHub } from './helpers/hub';
 import { waitUntil } from './helpers/wait';
 
 const PUBLISH_KEY = 'pk-test-123';
@@ -16,7 +16,8 @@ let url: (path: string) => string;
 beforeAll(async () => {
   t = await startHub({
     authenticate: testAuthenticate,
-    namespaces: { namespaces: { ...SEED_NAMESPACES, secret: { access: 'none' } }, allowUnknownNamespaces: false },
+    namespaces: { ...SEED_NAMESPACES, secret: { access: 'none' } },
+    allowUnknownNamespaces: false,
     allowedOrigins: ['https://app.example'],
     http: { publishApiKeys: [PUBLISH_KEY], opsApiKeys: [OPS_KEY], maxUrlBytes: 2048 },
   });
@@ -215,7 +216,7 @@ describe('operations endpoints', () => {
   });
 
   it('answers 503 on readyz when the broker is down, with an error body', async () => {
-    const broker = createMemoryBroker();
+    const broker = createMemoryBroker({ namespaces: TEST_NAMESPACES });
     const core = createHubCore({ broker });
     const handler = createHttpHandler(core);
     const server = createServer((req, res) => void handler.handle(req, res));
@@ -270,7 +271,7 @@ describe('CORS, routing and limits', () => {
     const missing = await call(url('/nothing'));
     expect(missing.status).toBe(404);
     expect(missing.body.error.code).toBe('not_found');
-    const core = createHubCore();
+    const core = createHubCore({ namespaces: TEST_NAMESPACES });
     const handler: HttpHandler = createHttpHandler(core, { basePath: '/rt/' });
     let fallthrough = 0;
     const server: Server = createServer(async (req, res) => {

@@ -25,7 +25,7 @@ describe('long polls and connection limits', () => {
   it('refuses a poll that would wait beyond the per-user and global limits, and answers one that need not wait', async () => {
     t = await startHub({
       authenticate: testAuthenticate,
-      namespaces: { namespaces: SEED_NAMESPACES },
+      namespaces: SEED_NAMESPACES,
       limits: { maxConnections: 3, maxConnectionsPerUser: 2 },
     });
     const hub = t;
@@ -62,7 +62,7 @@ describe('long polls and connection limits', () => {
   });
 
   it('counts open connections too: a poll does not wait on a node at its connection limit', async () => {
-    t = await startHub({ namespaces: { namespaces: SEED_NAMESPACES }, limits: { maxConnections: 1 } });
+    t = await startHub({ namespaces: SEED_NAMESPACES, limits: { maxConnections: 1 } });
     const core = t.hub.core;
     core.openSession({}, { name: 'test', sendControl() {}, deliver() {}, close() {} });
     const waits = await call(`${t.httpUrl}/taskpulse/poll?channel=task:full&last_id=0&wait=5000`);
@@ -73,7 +73,7 @@ describe('long polls and connection limits', () => {
   });
 
   it('returns at once, holding nothing, when the client is gone before the wait starts', async () => {
-    t = await startHub({ namespaces: { namespaces: SEED_NAMESPACES } });
+    t = await startHub({ namespaces: SEED_NAMESPACES });
     const core: HubCore = t.hub.core;
     const socket = Object.assign(new EventEmitter(), { destroyed: true });
     const request = Object.assign(new EventEmitter(), {
@@ -107,7 +107,7 @@ describe('long polls and connection limits', () => {
   });
 
   it('releases the waiter when the wait ends by timeout or by the client leaving', async () => {
-    t = await startHub({ namespaces: { namespaces: SEED_NAMESPACES }, limits: { maxConnections: 1 } });
+    t = await startHub({ namespaces: SEED_NAMESPACES, limits: { maxConnections: 1 } });
     const hub = t;
     expect((await call(`${hub.httpUrl}/taskpulse/poll?channel=task:to&last_id=0&wait=50`)).status).toBe(200);
     const controller = new AbortController();
@@ -124,7 +124,7 @@ describe('long polls and connection limits', () => {
 
 describe('last_id', () => {
   it('is resolved once per poll request, not on every re-read of the wait', async () => {
-    t = await startHub({ namespaces: { namespaces: SEED_NAMESPACES } });
+    t = await startHub({ namespaces: SEED_NAMESPACES });
     const core = t.hub.core;
     await core.publish('task:lid', 'progress', { n: 1 });
     const state = vi.spyOn(core.broker, 'state');
@@ -140,7 +140,7 @@ describe('last_id', () => {
   });
 
   it('is resolved after authorization on SSE and polling: a forbidden channel is never read', async () => {
-    t = await startHub({ authenticate: testAuthenticate, namespaces: { namespaces: SEED_NAMESPACES } });
+    t = await startHub({ authenticate: testAuthenticate, namespaces: SEED_NAMESPACES });
     const state = vi.spyOn(t.hub.core.broker, 'state');
     const sse = await call(`${t.httpUrl}/taskpulse/sse?channel=user:43&last_id=3`, { headers: bearer('u42') });
     expect(sse.status).toBe(403);
@@ -153,7 +153,8 @@ describe('last_id', () => {
 describe('batch publishing', () => {
   it('publishes nothing when an item names an unknown namespace, and names the index of a broker failure', async () => {
     t = await startHub({
-      namespaces: { namespaces: SEED_NAMESPACES, allowUnknownNamespaces: false },
+      namespaces: SEED_NAMESPACES,
+      allowUnknownNamespaces: false,
       http: { publishApiKeys: ['k'] },
     });
     const core = t.hub.core;

@@ -9,7 +9,7 @@ let t: TestHub;
 let poll: (query: string) => string;
 
 beforeAll(async () => {
-  t = await startHub({ authenticate: testAuthenticate, namespaces: { namespaces: SEED_NAMESPACES } });
+  t = await startHub({ authenticate: testAuthenticate, namespaces: SEED_NAMESPACES });
   poll = (query) => `${t.httpUrl}/taskpulse/poll?${query}`;
 });
 

@@ -6,11 +6,9 @@ import { startHub, type TestHub } from './helpers/hub';
 import { waitUntil } from './helpers/wait';
 
 const namespaces = {
-  namespaces: {
-    ...SEED_NAMESPACES,
-    gauge: { kind: 'state' as const, historySize: 1, maxPayloadBytes: 1024 * 1024 },
-    bulk: { historySize: 1000, maxPayloadBytes: 1024 * 1024 },
-  },
+  ...SEED_NAMESPACES,
+  gauge: { kind: 'state' as const, historySize: 1, maxPayloadBytes: 1024 * 1024 },
+  bulk: { historySize: 1000, maxPayloadBytes: 1024 * 1024 },
 };
 
 let t: TestHub;

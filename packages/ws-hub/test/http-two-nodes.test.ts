@@ -13,7 +13,7 @@ import { startHub, type TestHub } from './helpers/hub';
 import { waitUntil } from './helpers/wait';
 
 const PUBLISH_KEY = 'two-nodes-key';
-const namespaces = { namespaces: { ...SEED_NAMESPACES, ...CLIENT_RECORD_NAMESPACES } };
+const namespaces = { ...SEED_NAMESPACES, ...CLIENT_RECORD_NAMESPACES };
 
 let redis: RedisServer;
 const brokers: RedisBroker[] = [];
@@ -23,7 +23,7 @@ beforeAll(async () => {
   redis = await startRedis();
   const prefix = `tp-${uniqueId()}:`;
   for (let i = 0; i < 2; i++) {
-    const broker = createRedisBroker({ redis: redis.url, prefix, ...namespaces });
+    const broker = createRedisBroker({ redis: redis.url, prefix, namespaces });
     await broker.ready();
     brokers.push(broker);
     nodes.push(

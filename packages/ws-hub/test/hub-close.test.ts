@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createHub } from '../src/index';
-import { startHub } from './helpers/hub';
+import { startHub, TEST_NAMESPACES } from './helpers/hub';
 import { TestClient } from './helpers/ws-client';
 
 describe('graceful close', () => {
@@ -68,7 +68,7 @@ describe('graceful close', () => {
   it('leaves an attached server open and a given broker untouched', async () => {
     const server = createServer((_req, res) => res.end('app'));
     const { createMemoryBroker } = await import('../src/index');
-    const broker = createMemoryBroker();
+    const broker = createMemoryBroker({ namespaces: TEST_NAMESPACES });
     const hub = createHub({ server, broker });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const port = (server.address() as AddressInfo).port;

@@ -5,6 +5,7 @@ import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { createHub, type Hub } from '../src/index';
+import { TEST_NAMESPACES } from './helpers/hub';
 import { TestClient } from './helpers/ws-client';
 
 function listen(server: Server): Promise<number> {
@@ -57,7 +58,7 @@ describe('embedding', () => {
       await new Promise<void>((r) => appWss.close(() => r()));
       await closeServer(server);
     });
-    const hub = createHub({ server });
+    const hub = createHub({ namespaces: TEST_NAMESPACES, server });
     cleanups.push(() => hub.close());
     const port = await listen(server);
     expect(hub.address()?.port).toBe(port);
@@ -87,7 +88,7 @@ describe('embedding', () => {
       res.send('app');
     });
     const server = createServer(app);
-    const hub = createHub({ server });
+    const hub = createHub({ namespaces: TEST_NAMESPACES, server });
     cleanups.push(async () => {
       await hub.close();
       await closeServer(server);
@@ -106,7 +107,7 @@ describe('embedding', () => {
     const server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });
-    const hub = createHub({ server });
+    const hub = createHub({ namespaces: TEST_NAMESPACES, server });
     cleanups.push(async () => {
       await hub.close();
       await closeServer(server);
@@ -117,7 +118,7 @@ describe('embedding', () => {
   it('works with Fastify 5 (its server, closed from an onClose hook)', async () => {
     const app = Fastify();
     app.get('/hello', async () => 'app');
-    const hub = createHub({ server: app.server });
+    const hub = createHub({ namespaces: TEST_NAMESPACES, server: app.server });
     app.addHook('onClose', async () => {
       await hub.close();
     });
@@ -130,7 +131,7 @@ describe('embedding', () => {
 
   it('refuses upgrades on unknown paths with 404 when nobody else listens for upgrades', async () => {
     const server = createServer((_req, res) => res.end('app'));
-    const hub = createHub({ server });
+    const hub = createHub({ namespaces: TEST_NAMESPACES, server });
     cleanups.push(async () => {
       await hub.close();
       await closeServer(server);
@@ -142,7 +143,7 @@ describe('embedding', () => {
   });
 
   it('serves standalone with 404 JSON for unknown paths, and on a custom WebSocket path', async () => {
-    const hub = createHub({ port: 0, host: '127.0.0.1', path: '/live' });
+    const hub = createHub({ namespaces: TEST_NAMESPACES, port: 0, host: '127.0.0.1', path: '/live' });
     cleanups.push(() => hub.close());
     await hub.listening;
     const port = hub.address()?.port;
@@ -156,7 +157,7 @@ describe('embedding', () => {
   });
 
   it('runs without a server: the application dispatches requests and upgrades itself', async () => {
-    const hub = createHub({});
+    const hub = createHub({ namespaces: TEST_NAMESPACES });
     expect(hub.server).toBeUndefined();
     const server = createServer(async (req, res) => {
       if (!(await hub.handleRequest(req, res))) res.end(req.url === '/hello' ? 'app' : 'other');
@@ -176,7 +177,7 @@ describe('embedding', () => {
     const blocker = createServer();
     const port = await listen(blocker);
     cleanups.push(() => closeServer(blocker));
-    const hub = createHub({ port, host: '127.0.0.1' });
+    const hub = createHub({ namespaces: TEST_NAMESPACES, port, host: '127.0.0.1' });
     cleanups.push(() => hub.close());
     await expect(hub.listening).rejects.toMatchObject({ code: 'EADDRINUSE' });
   });

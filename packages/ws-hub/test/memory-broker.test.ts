@@ -1,6 +1,7 @@
 import { brokerConformance, collector } from '@taskpulse/testkit/conformance';
 import { describe, expect, it } from 'vitest';
 import { createMemoryBroker } from '../src/index';
+import { TEST_NAMESPACES } from './helpers/hub';
 
 brokerConformance('memory', {
   create: async (namespaces) => createMemoryBroker(namespaces),
@@ -9,7 +10,7 @@ brokerConformance('memory', {
 describe('memory broker specifics', () => {
   it('isolates a throwing handler from the publisher and other handlers', async () => {
     const errors: unknown[] = [];
-    const broker = createMemoryBroker({ onError: (e) => errors.push(e) });
+    const broker = createMemoryBroker({ namespaces: TEST_NAMESPACES, onError: (e) => errors.push(e) });
     await broker.subscribe('task:1', {
       onPublication() {
         throw new Error('boom');
@@ -24,7 +25,7 @@ describe('memory broker specifics', () => {
   });
 
   it('rejects every call after close with unavailable', async () => {
-    const broker = createMemoryBroker();
+    const broker = createMemoryBroker({ namespaces: TEST_NAMESPACES });
     await broker.close();
     await broker.close();
     expect(broker.status()).toBe('closed');
@@ -33,7 +34,11 @@ describe('memory broker specifics', () => {
 
   it('uses the injected clock for TTL expiry', async () => {
     let t = 1_000_000;
-    const broker = createMemoryBroker({ now: () => t, defaults: { historyTtlMs: 1000 } });
+    const broker = createMemoryBroker({
+      namespaces: TEST_NAMESPACES,
+      now: () => t,
+      namespaceDefaults: { historyTtlMs: 1000 },
+    });
     const a = await broker.publish('task:1', 'e', 1);
     t += 999;
     expect((await broker.state('task:1')).epoch).toBe(a.epoch);
@@ -43,7 +48,7 @@ describe('memory broker specifics', () => {
   });
 
   it('rejects data that is not JSON-serializable with bad_request', async () => {
-    const broker = createMemoryBroker();
+    const broker = createMemoryBroker({ namespaces: TEST_NAMESPACES });
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     await expect(broker.publish('task:1', 'e', cyclic)).rejects.toMatchObject({ code: 'bad_request' });
@@ -52,7 +57,7 @@ describe('memory broker specifics', () => {
   });
 
   it('rejects an out-of-range priority with bad_request, as the Redis broker does', async () => {
-    const broker = createMemoryBroker();
+    const broker = createMemoryBroker({ namespaces: TEST_NAMESPACES });
     const col = collector();
     await broker.subscribe('task:1', col.handler);
     await expect(broker.publish('task:1', 'e', 1, { priority: 9 })).rejects.toMatchObject({ code: 'bad_request' });

@@ -4,7 +4,10 @@ import { createHubCore, createMemoryBroker, type SessionTransport } from '../src
 
 /** A memory broker that counts reads and can hold history reads until released. */
 function countingBroker() {
-  const inner = createMemoryBroker({ defaults: { historySize: 1000 }, namespaces: { small: { historySize: 10 } } });
+  const inner = createMemoryBroker({
+    namespaceDefaults: { historySize: 1000 },
+    namespaces: { task: {}, small: { historySize: 10 } },
+  });
   const counts = { history: 0, state: 0 };
   let gate: Promise<void> | null = null;
   let release = () => {};

@@ -28,7 +28,7 @@ describe('authentication and authorization', () => {
 
   beforeAll(async () => {
     t = await startHub({
-      namespaces: { namespaces: { ...SEED_NAMESPACES } },
+      namespaces: { ...SEED_NAMESPACES },
       authenticate: createJwtAuthenticator({ secret: SECRET, issuer: 'taskpulse-test' }),
       allowedOrigins: ['https://app.example'],
     });

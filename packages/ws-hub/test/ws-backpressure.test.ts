@@ -25,10 +25,8 @@ describe('backpressure', () => {
     t = await startHub({
       limits: { maxBufferedBytes: MAX_BUFFERED },
       namespaces: {
-        namespaces: {
-          task: { kind: 'events', historySize: MAX_PUBLICATIONS, maxPayloadBytes: 16 * 1024 },
-          processor: { kind: 'state', historySize: 1, maxPayloadBytes: 16 * 1024 },
-        },
+        task: { kind: 'events', historySize: MAX_PUBLICATIONS, maxPayloadBytes: 16 * 1024 },
+        processor: { kind: 'state', historySize: 1, maxPayloadBytes: 16 * 1024 },
       },
     });
     return t;

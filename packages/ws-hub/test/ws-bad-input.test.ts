@@ -14,7 +14,8 @@ describe('bad client input', () => {
 
   beforeAll(async () => {
     t = await startHub({
-      namespaces: { allowUnknownNamespaces: false, namespaces: { task: {}, user: { access: 'user' } } },
+      allowUnknownNamespaces: false,
+      namespaces: { task: {}, user: { access: 'user' } },
       // Generous: these tests send many bad frames on purpose and check each answer.
       limits: { maxInvalidFrames: 1000, maxFramesPerSecond: 10_000, frameBurst: 10_000 },
     });
@@ -74,12 +75,17 @@ describe('bad client input', () => {
     expect(await c.subscribeRaw('task:dup')).toMatchObject({ type: 'error', code: 'already_subscribed' });
   });
 
-  it('treats binary frames as text: valid JSON works, garbage is a bad frame', async () => {
+  it('answers binary frames with bad_frame, even valid JSON (docs/protocol.md: text frames only)', async () => {
     const c = await connect();
     c.ws.send(Buffer.from('{"type":"ping","id":"bin"}'), { binary: true });
-    await c.waitForFrame((f) => f.type === 'pong' && 'id' in f && f.id === 'bin', 'pong to binary ping');
+    await c.waitForFrame((f) => f.type === 'error' && f.code === 'bad_frame', 'bad_frame for a binary ping');
     c.ws.send(Buffer.from([0xff, 0x00, 0x13]), { binary: true });
-    await c.waitForFrame((f) => f.type === 'error' && f.code === 'bad_frame', 'bad_frame for binary garbage');
+    await c.waitUntil(
+      () => c.errors().filter((e) => e.code === 'bad_frame').length === 2,
+      'bad_frame for binary garbage',
+    );
+    expect(c.frames.some((f) => f.type === 'pong')).toBe(false);
+    expect((await c.request({ type: 'ping' })).type).toBe('pong');
   });
 
   it('lets ws close a text frame that is not UTF-8 with 1007, and keeps serving others', async () => {

@@ -13,7 +13,7 @@ describe('recovery over WebSocket', () => {
   });
 
   it('resumes after a reconnect with exactly the missed publications, then live ones', async () => {
-    t = await startHub({ namespaces: { namespaces: { task: { historySize: 500 } } } });
+    t = await startHub({ namespaces: { task: { historySize: 500 } } });
     const { hub, wsUrl } = t;
     const first = await TestClient.connect(wsUrl);
     await first.subscribe('task:r1');
@@ -55,7 +55,7 @@ describe('recovery over WebSocket', () => {
 
   it('says recovered: false for an unknown epoch or a gap older than the history, with the current state', async () => {
     t = await startHub({
-      namespaces: { namespaces: { task: { historySize: 5 }, processor: { kind: 'state', historySize: 1 } } },
+      namespaces: { task: { historySize: 5 }, processor: { kind: 'state', historySize: 1 } },
     });
     const { hub, wsUrl } = t;
     const c = await TestClient.connect(wsUrl);

@@ -1,4 +1,11 @@
-import type { Broker, NamespaceTable, Publication, PublishOptions, ResetEvent } from '@taskpulse/protocol';
+import {
+  type Broker,
+  EMPTY_EPOCH,
+  type NamespaceTable,
+  type Publication,
+  type PublishOptions,
+  type ResetEvent,
+} from '@taskpulse/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueId } from './ports';
 
@@ -200,19 +207,34 @@ export function brokerConformance(name: string, factory: BrokerFactory): void {
       expect(edge.publications.map((p) => p.offset)).toEqual([8, 9, 10, 11, 12]);
     });
 
-    it('creates the epoch on first read, and a later publish keeps it', async () => {
+    it('reads of a channel that does not exist create nothing: the empty position continues with the first publication', async () => {
       const c = ch();
       const s1 = await broker.state(c);
-      expect(s1.offset).toBe(0);
-      expect(s1.latest).toBeNull();
-      const s2 = await broker.state(c);
-      expect(s2.epoch).toBe(s1.epoch);
+      expect(s1).toEqual({ epoch: EMPTY_EPOCH, offset: 0, latest: null });
+      const h0 = await broker.history(c, { since: { epoch: EMPTY_EPOCH, offset: 0 } });
+      expect(h0).toMatchObject({ epoch: EMPTY_EPOCH, offset: 0, recovered: true, publications: [] });
+      const sub = await broker.subscribe(c, { onPublication: () => {} });
+      await sub.unsubscribe();
+      // Still nothing: a later read gets the same empty position.
+      expect(await broker.state(c)).toEqual(s1);
       const pub = await broker.publish(c, 'e', 'x');
-      expect(pub.epoch).toBe(s1.epoch);
+      expect(pub.epoch).not.toBe(EMPTY_EPOCH);
       expect(pub.offset).toBe(1);
-      const h = await broker.history(c, { since: { epoch: s1.epoch, offset: 0 } });
+      const h = await broker.history(c, { since: s1 });
       expect(h.recovered).toBe(true);
+      expect(h.epoch).toBe(pub.epoch);
       expect(h.publications.map((p) => p.data)).toEqual(['x']);
+    });
+
+    it('publishes an id once within the dedupe window: a retry returns the first position', async () => {
+      const c = ch();
+      const first = await broker.publish(c, 'e', 'x', { id: 'retry-me' });
+      const again = await broker.publish(c, 'e', 'x', { id: 'retry-me' });
+      expect(again).toEqual({ ...first, duplicate: true });
+      expect((await broker.publish(c, 'e', 'y', { id: 'other' })).offset).toBe(first.offset + 1);
+      expect((await broker.publish(c, 'e', 'z')).offset).toBe(first.offset + 2);
+      const h = await broker.history(c);
+      expect(h.publications.map((p) => p.data)).toEqual(['x', 'y', 'z']);
     });
 
     it('keeps the latest value of a state channel', async () => {

@@ -4,16 +4,20 @@
  */
 import { z } from 'zod';
 
-/** Message priorities of seed 003 (1–4). */
+/**
+ * Message priorities of seed 003 (1–4, the lower the more urgent: its envelope example sends
+ * `test:progress` with priority 3). Under backpressure the hub writes priority 1 publications ahead
+ * of other channels' queued frames and never conflates them (docs/rooms.md).
+ */
 export const MessagePriority = {
-  /** 1: informational, may wait. */
-  LOW: 1,
-  /** 2: the default. */
-  NORMAL: 2,
-  /** 3: delivered before normal messages. */
-  HIGH: 3,
-  /** 4: delivered first (system alerts, failures). */
-  CRITICAL: 4,
+  /** 1: critical, delivered first and never conflated (system alerts). */
+  CRITICAL: 1,
+  /** 2: high (failures, completions). */
+  HIGH: 2,
+  /** 3: the default (progress). */
+  NORMAL: 3,
+  /** 4: informational, may wait. */
+  LOW: 4,
 } as const;
 
 /** A priority value 1–4. */

@@ -26,11 +26,18 @@ export const CLIENT_FRAMES: Record<ClientFrame['type'], ClientFrame> = {
     data: null,
     priority: 2,
   },
+  refresh: { type: 'refresh', id: 5, token: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.sig' },
 };
 
 /** One valid example of every server frame type. */
 export const SERVER_FRAMES: Record<ServerFrame['type'], ServerFrame> = {
-  welcome: { type: 'welcome', clientId: 'c-9', protocolVersion: 1, heartbeatIntervalMs: 25_000 },
+  welcome: {
+    type: 'welcome',
+    clientId: 'c-9',
+    protocolVersion: 1,
+    heartbeatIntervalMs: 25_000,
+    expiresAt: 1_771_670_000_000,
+  },
   subscribed: {
     type: 'subscribed',
     id: 1,
@@ -47,6 +54,8 @@ export const SERVER_FRAMES: Record<ServerFrame['type'], ServerFrame> = {
   published: { type: 'published', id: 4, channel: 'user-notifications:42', epoch: 'e-1a2b', offset: 1 },
   error: { type: 'error', id: 1, code: 'forbidden', message: 'not allowed', channel: 'user:7' },
   pong: { type: 'pong', id: 3 },
+  live: { type: 'live', available: false, code: 'unavailable', message: 'the broker is unreachable' },
+  refreshed: { type: 'refreshed', id: 5, expiresAt: 1_771_670_900_000 },
 };
 
 const channel = fc
@@ -95,16 +104,26 @@ export const clientFrame: fc.Arbitrary<ClientFrame> = fc.oneof(
       priority: fc.integer({ min: 1, max: 4 }),
     },
   ),
+  withOptional(
+    fc.record({ type: fc.constant('refresh' as const), token: fc.string({ minLength: 1, maxLength: 200 }) }),
+    {
+      id: requestId,
+    },
+  ),
 );
 
 /** Arbitrary valid server frames. */
 export const serverFrame: fc.Arbitrary<ServerFrame> = fc.oneof(
-  fc.record({
-    type: fc.constant('welcome' as const),
-    clientId: fc.string({ minLength: 1 }),
-    protocolVersion: fc.integer(),
-    heartbeatIntervalMs: fc.nat(),
-  }),
+  withOptional(
+    fc.record({
+      type: fc.constant('welcome' as const),
+      clientId: fc.string({ minLength: 1 }),
+      protocolVersion: fc.integer(),
+      heartbeatIntervalMs: fc.nat(),
+    }),
+    { expiresAt: fc.nat() },
+  ),
+  withOptional(fc.record({ type: fc.constant('refreshed' as const) }), { id: requestId, expiresAt: fc.nat() }),
   withOptional(
     fc.record({
       type: fc.constant('subscribed' as const),
@@ -139,4 +158,8 @@ export const serverFrame: fc.Arbitrary<ServerFrame> = fc.oneof(
     },
   ),
   withOptional(fc.record({ type: fc.constant('pong' as const) }), { id: requestId }),
+  withOptional(fc.record({ type: fc.constant('live' as const), available: fc.boolean() }), {
+    code: fc.constantFrom(...ERROR_CODES),
+    message: fc.string(),
+  }),
 );

@@ -2,11 +2,11 @@
  * JWT authentication with `jose`: a ready {@link AuthenticateFn} for the hub.
  * @module
  */
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject, webcrypto } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { TaskpulseError } from '@taskpulse/protocol';
-import type { CryptoKey, JWTPayload, JWTVerifyGetKey, JWTVerifyOptions } from 'jose';
-import type { AuthenticateFn } from '../core/options';
+import type { JWTPayload, JWTVerifyGetKey, JWTVerifyOptions } from 'jose';
+import type { AuthenticateFn, VerifyTokenFn } from '../core/options';
 import type { Principal } from '../core/principal';
 import { type ExtractTokenOptions, extractToken } from './token';
 
@@ -15,7 +15,9 @@ export interface JwtAuthenticatorOptions extends ExtractTokenOptions {
   /** Shared secret for HMAC tokens (HS256/384/512). */
   secret?: string | Uint8Array;
   /** Public key for RSA/EC/EdDSA tokens: a PEM (SPKI) string, a `KeyObject` or a `CryptoKey`. */
-  publicKey?: string | KeyObject | CryptoKey;
+  // `webcrypto.CryptoKey` from node:crypto, not jose's: the CommonJS type definitions must not
+  // import from the ESM-only jose (TS1479 under `module: node16`).
+  publicKey?: string | KeyObject | webcrypto.CryptoKey;
   /** URL of a JSON Web Key Set (keys are fetched and cached by `jose`). */
   jwksUrl?: string | URL;
   /** Required `iss` claim. */
@@ -44,10 +46,30 @@ export interface JwtAuthenticatorOptions extends ExtractTokenOptions {
    */
   optional?: boolean;
   /**
-   * Tolerated clock skew for `exp`/`nbf`, in ms.
+   * Tolerated clock skew for `exp`/`nbf`, in ms. A connection is closed with 4401 this long after
+   * its token's `exp`.
    * @default 5000
    */
   clockToleranceMs?: number;
+  /**
+   * Refuse tokens without an `exp` claim (401 `token has no exp claim`). With `false`, such a
+   * token is accepted and its connection never expires by itself (it lives until it closes).
+   * @default true
+   */
+  requireExpiry?: boolean;
+}
+
+/**
+ * The authenticator of {@link createJwtAuthenticator}: an {@link AuthenticateFn} for requests,
+ * plus {@link JwtAuthenticator.verifyToken} for refresh in place.
+ */
+export interface JwtAuthenticator extends AuthenticateFn {
+  /**
+   * Verifies a token (the same checks as for a request) and returns its principal; throws
+   * `unauthorized`. Pass it as the hub's `verifyToken` option to let clients refresh their
+   * credentials on a live connection (`refresh` frame).
+   */
+  verifyToken: VerifyTokenFn;
 }
 
 type Jose = typeof import('jose');
@@ -75,13 +97,19 @@ function asIdList(value: unknown): string[] | undefined {
   return undefined;
 }
 
-/** Turns a verified payload into a principal. */
-function principalOf(payload: JWTPayload, userIdClaim: string, projectIdsClaim: string): Principal {
+/** Turns a verified payload into a principal; it expires `toleranceMs` after `exp`. */
+function principalOf(
+  payload: JWTPayload,
+  userIdClaim: string,
+  projectIdsClaim: string,
+  toleranceMs: number,
+): Principal {
   const user = payload[userIdClaim];
   const projectIds = asIdList(payload[projectIdsClaim]);
   return {
     ...(typeof user === 'string' || typeof user === 'number' ? { userId: String(user) } : {}),
     ...(projectIds ? { projectIds } : {}),
+    ...(typeof payload.exp === 'number' ? { expiresAt: payload.exp * 1000 + toleranceMs } : {}),
     claims: payload as Record<string, unknown>,
   };
 }
@@ -89,6 +117,9 @@ function principalOf(payload: JWTPayload, userIdClaim: string, projectIdsClaim: 
 function toTaskpulseError(error: unknown, remoteKeys: boolean): TaskpulseError {
   const code = (error as { code?: unknown } | null)?.code;
   if (code === 'ERR_JWT_EXPIRED') return new TaskpulseError('unauthorized', 'token expired', { cause: error });
+  if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && (error as { claim?: unknown }).claim === 'exp') {
+    return new TaskpulseError('unauthorized', 'token has no exp claim', { cause: error });
+  }
   // The key set could not be fetched (timeout, network, not a 200): not the client's fault.
   if (code === 'ERR_JWKS_TIMEOUT' || (remoteKeys && (code === 'ERR_JOSE_GENERIC' || typeof code !== 'string'))) {
     return new TaskpulseError('unavailable', 'the key set is unreachable', { cause: error });
@@ -116,22 +147,24 @@ function toTaskpulseError(error: unknown, remoteKeys: boolean): TaskpulseError {
  * });
  * ```
  */
-export function createJwtAuthenticator(options: JwtAuthenticatorOptions): AuthenticateFn {
+export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAuthenticator {
   const given = [options.secret, options.publicKey, options.jwksUrl].filter((k) => k !== undefined).length;
   if (given !== 1) {
     throw new TaskpulseError('bad_request', 'createJwtAuthenticator needs exactly one of secret, publicKey, jwksUrl');
   }
   const userIdClaim = options.userIdClaim ?? 'sub';
   const projectIdsClaim = options.projectIdsClaim ?? 'projects';
+  const toleranceMs = options.clockToleranceMs ?? 5000;
   const verifyOptions: JWTVerifyOptions = {
-    clockTolerance: Math.round((options.clockToleranceMs ?? 5000) / 1000),
+    clockTolerance: Math.round(toleranceMs / 1000),
+    ...(options.requireExpiry === false ? {} : { requiredClaims: ['exp'] }),
     ...(options.issuer !== undefined ? { issuer: options.issuer } : {}),
     ...(options.audience !== undefined ? { audience: options.audience } : {}),
   };
   const algorithms = options.algorithms ?? (options.secret !== undefined ? ['HS256', 'HS384', 'HS512'] : undefined);
   if (algorithms) verifyOptions.algorithms = algorithms;
 
-  let keyPromise: Promise<Uint8Array | KeyObject | CryptoKey | JWTVerifyGetKey> | undefined;
+  let keyPromise: Promise<Uint8Array | KeyObject | webcrypto.CryptoKey | JWTVerifyGetKey> | undefined;
   const key = () => {
     keyPromise ??= (async () => {
       const jose = await loadJose();
@@ -139,7 +172,7 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): Authen
         return typeof options.secret === 'string' ? new TextEncoder().encode(options.secret) : options.secret;
       }
       if (options.jwksUrl !== undefined) return jose.createRemoteJWKSet(new URL(options.jwksUrl));
-      const publicKey = options.publicKey as string | KeyObject | CryptoKey;
+      const publicKey = options.publicKey as string | KeyObject | webcrypto.CryptoKey;
       if (typeof publicKey === 'string') return jose.importSPKI(publicKey, algorithms?.[0] ?? 'RS256');
       return publicKey;
     })();
@@ -150,12 +183,7 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): Authen
     return keyPromise;
   };
 
-  return async (request: IncomingMessage): Promise<Principal | null> => {
-    const token = extractToken(request, options);
-    if (token === undefined) {
-      if (options.optional) return null;
-      throw new TaskpulseError('unauthorized', 'no token');
-    }
+  const verifyToken = async (token: string): Promise<Principal> => {
     let jose: Jose;
     let verifyKey: Awaited<ReturnType<typeof key>>;
     try {
@@ -167,9 +195,19 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): Authen
     }
     try {
       const { payload } = await jose.jwtVerify(token, verifyKey as Parameters<Jose['jwtVerify']>[1], verifyOptions);
-      return principalOf(payload, userIdClaim, projectIdsClaim);
+      return principalOf(payload, userIdClaim, projectIdsClaim, toleranceMs);
     } catch (error) {
       throw toTaskpulseError(error, options.jwksUrl !== undefined);
     }
   };
+
+  const authenticate = async (request: IncomingMessage): Promise<Principal | null> => {
+    const token = extractToken(request, options);
+    if (token === undefined) {
+      if (options.optional) return null;
+      throw new TaskpulseError('unauthorized', 'no token');
+    }
+    return verifyToken(token);
+  };
+  return Object.assign(authenticate, { verifyToken });
 }

@@ -3,13 +3,14 @@
  * with no gap and no duplicate, whatever hub node and transport the consumer uses.
  * @module
  */
-import type {
-  Broker,
-  ChannelKind,
-  Publication,
-  ResetEvent,
-  StreamPosition,
-  SubscribedFrame,
+import {
+  type Broker,
+  type ChannelKind,
+  EMPTY_EPOCH,
+  type Publication,
+  type ResetEvent,
+  type StreamPosition,
+  type SubscribedFrame,
 } from '@taskpulse/protocol';
 import type { ChannelListener, ChannelRouter } from './channel-router';
 import type { SerializedPublication } from './serialized';
@@ -144,6 +145,7 @@ export class ChannelSubscription implements ChannelListener {
 
   #deliver(p: SerializedPublication): void {
     const { epoch, offset } = p.pub;
+    this.#adoptFirstEpoch(epoch);
     if (epoch !== this.#epoch || offset <= this.#offset) return;
     this.#offset = offset;
     this.#target.deliver(p, this.kind);
@@ -161,6 +163,7 @@ export class ChannelSubscription implements ChannelListener {
       return;
     }
     const { epoch, offset } = p.pub;
+    this.#adoptFirstEpoch(epoch);
     if (epoch === this.#epoch) {
       if (offset <= this.#offset) return; // duplicate
       if (offset === this.#offset + 1) {
@@ -176,6 +179,11 @@ export class ChannelSubscription implements ChannelListener {
     // Another epoch without a reset notice: re-baseline just before this publication.
     this.#rebaseline(epoch, offset - 1, null);
     this.#deliver(p);
+  }
+
+  /** At the empty position (the channel did not exist), the first publication's epoch is the channel's. */
+  #adoptFirstEpoch(epoch: string): void {
+    if (this.#offset === 0 && this.#epoch === EMPTY_EPOCH) this.#epoch = epoch;
   }
 
   async #recoverGap(): Promise<void> {

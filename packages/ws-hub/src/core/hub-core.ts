@@ -8,18 +8,22 @@ import type { IncomingMessage } from 'node:http';
 import {
   type Broker,
   type ChannelState,
+  checkNamespaceTable,
   type HistoryOptions,
   type HistoryResult,
   type PublishOptions,
   type PublishResult,
   type StreamPosition,
+  silentLogger,
   TaskpulseError,
+  type TaskpulseLogger,
 } from '@taskpulse/protocol';
 import { createMemoryBroker } from '../memory-broker';
+import { authorizeSystem, guardSystemPublish, type OpsHooks } from '../ops/system-guard';
 import { ChannelRouter } from './channel-router';
 import { type OpenedSubscription, openChannelSubscription, type SubscriptionTarget } from './channel-subscription';
 import { createHubMetrics, type HubMetrics } from './metrics';
-import { DEFAULT_LIMITS, type HubCoreOptions, type HubLimits, type HubLogger } from './options';
+import { DEFAULT_LIMITS, type HubCoreOptions, type HubLimits } from './options';
 import { type AuthorizeFn, type ChannelAction, defaultAuthorize, type Principal } from './principal';
 import { Session, type SessionTransport } from './session';
 
@@ -37,11 +41,20 @@ export interface HubStats {
   by_transport: Record<string, number>;
 }
 
-const silentLogger: HubLogger = { error() {}, warn() {} };
-
 // One principal object for every anonymous connection (an object per connection adds up at 10k
 // connections); frozen, since it is shared.
 const ANONYMOUS: Principal = Object.freeze({});
+
+/** The namespace fields of hub options, checked; a given broker must carry its own. */
+function hubNamespaceTable(options: HubCoreOptions) {
+  const table = checkNamespaceTable(options, 'createHub');
+  if (options.broker && Object.keys(table).length > 0) {
+    throw new TypeError(
+      'createHub: namespaces, namespaceDefaults and allowUnknownNamespaces configure the default in-memory broker; a given broker carries its own (pass them to createRedisBroker or createMemoryBroker)',
+    );
+  }
+  return table;
+}
 
 /**
  * The hub core. Create it with {@link createHubCore}; bindings call {@link HubCore.authenticate},
@@ -57,7 +70,7 @@ export class HubCore {
   /** Effective limits. */
   readonly limits: Readonly<HubLimits>;
   /** Logger. */
-  readonly logger: HubLogger;
+  readonly logger: TaskpulseLogger;
   /** Heartbeat interval, in ms. */
   readonly heartbeatIntervalMs: number;
   /** Pong timeout, in ms. */
@@ -67,15 +80,24 @@ export class HubCore {
   readonly #ownsBroker: boolean;
   readonly #authenticate: HubCoreOptions['authenticate'];
   readonly #authorize: AuthorizeFn;
+  /** Verifies tokens of `refresh` frames; undefined when refresh in place is off. @internal */
+  readonly verifyToken: HubCoreOptions['verifyToken'];
   readonly #generateId: () => string;
   readonly #sessions = new Set<Session>();
   readonly #perUser = new Map<string, number>();
+  /** @internal the operations dashboard's hooks, installed by `createHub({ dashboard })` */
+  ops: OpsHooks | undefined;
   #closed = false;
+  /** Whether live data flows (the broker was ready at the last check). */
+  #live = true;
+  #liveTimer: NodeJS.Timeout | undefined;
 
   /** @internal use {@link createHubCore} */
   constructor(options: HubCoreOptions = {}) {
+    const table = hubNamespaceTable(options);
     this.#ownsBroker = !options.broker;
-    this.broker = options.broker ?? createMemoryBroker(options.namespaces ?? {});
+    this.broker =
+      options.broker ?? createMemoryBroker({ ...table, ...(options.logger ? { logger: options.logger } : {}) });
     this.metrics = createHubMetrics({ channelCount: () => this.router.channelCount });
     this.limits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
     this.logger = options.logger ?? silentLogger;
@@ -84,10 +106,53 @@ export class HubCore {
     this.allowedOrigins = options.allowedOrigins;
     this.#authenticate = options.authenticate;
     this.#authorize = options.authorize ?? defaultAuthorize;
+    this.verifyToken = options.verifyToken;
     this.#generateId = options.generateClientId ?? (() => globalThis.crypto.randomUUID());
     this.router = new ChannelRouter(this.broker, {
       onListenerError: (error, channel) => this.logger.error('listener failed', { channel, error: String(error) }),
-      onFanout: () => this.metrics.publicationsIn.inc(),
+      onFanout: (publication, listeners) => {
+        this.metrics.publicationsIn.inc();
+        this.ops?.onFanout(publication, listeners);
+      },
+    });
+    this.#live = this.broker.status() === 'ready';
+    const every = options.brokerCheckIntervalMs ?? 250;
+    if (!Number.isSafeInteger(every) || every <= 0) {
+      throw new TypeError('createHub: brokerCheckIntervalMs must be a positive integer number of milliseconds');
+    }
+    this.#liveTimer = setInterval(() => this.checkBroker(), every);
+    this.#liveTimer.unref?.();
+  }
+
+  /** Whether live data flows: the broker was ready at the last check (see {@link HubCore.checkBroker}). */
+  get live(): boolean {
+    return this.#live;
+  }
+
+  /**
+   * Compares the broker's status with the last one seen; on a change, sends every open session a
+   * `live` frame (`available: false` when the broker went down, `true` when it is back). Runs on
+   * a timer (`brokerCheckIntervalMs`); bindings may call it too. @internal
+   */
+  checkBroker(): void {
+    if (this.#closed) return;
+    const live = this.broker.status() === 'ready';
+    if (live === this.#live) return;
+    this.#live = live;
+    if (live) this.logger.info?.('broker ready again: live data resumes');
+    else this.logger.warn('broker unavailable: live data stopped');
+    for (const session of [...this.#sessions]) session.sendLive(live);
+  }
+
+  /**
+   * Throws `unavailable` (HTTP 503, with `Retry-After`) while the broker is not ready, so that a
+   * client is refused before it connects instead of connecting to a hub that cannot deliver.
+   */
+  assertBrokerReady(): void {
+    if (this.broker.status() === 'ready') return;
+    this.metrics.rejections.inc({ reason: 'broker_unavailable' });
+    throw new TaskpulseError('unavailable', 'the hub cannot reach its broker; retry later', {
+      details: { broker: this.broker.status() },
     });
   }
 
@@ -116,6 +181,9 @@ export class HubCore {
    * `unauthorized`/`forbidden`.
    */
   async authenticate(request: IncomingMessage): Promise<Principal> {
+    // The operations credential (dashboard) first: it is not a user of the app's own auth.
+    const ops = this.ops?.principalFor(request);
+    if (ops) return ops;
     if (!this.#authenticate) return ANONYMOUS;
     try {
       return (await this.#authenticate(request)) ?? ANONYMOUS;
@@ -133,6 +201,8 @@ export class HubCore {
    */
   async authorize(principal: Principal, channel: string, action: ChannelAction): Promise<void> {
     const namespace = this.broker.namespaceOptions(channel);
+    // System channels: the operations credential only, whatever the hook says.
+    if (authorizeSystem(principal, channel, action)) return;
     let allowed: boolean;
     try {
       allowed = await this.#authorize(principal, channel, action, namespace);
@@ -227,6 +297,7 @@ export class HubCore {
     options: PublishOptions & { source?: string } = {},
   ): Promise<PublishResult> {
     const { source = 'server', ...rest } = options;
+    guardSystemPublish(channel, source);
     const result = await this.broker.publish(channel, event, data, rest);
     this.metrics.publishes.inc({ source });
     return result;
@@ -256,6 +327,7 @@ export class HubCore {
   async close(code = 1001, reason = 'server shutting down'): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#liveTimer);
     for (const s of [...this.#sessions]) {
       s.transport.close(code, reason);
       s.close();

@@ -3,7 +3,7 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http';
-import type { Broker, NamespaceTable } from '@taskpulse/protocol';
+import type { Broker, NamespaceTable, TaskpulseLogger } from '@taskpulse/protocol';
 import type { AuthorizeFn, Principal } from './principal';
 
 /**
@@ -47,34 +47,42 @@ export const DEFAULT_LIMITS: Readonly<HubLimits> = Object.freeze({
   maxBufferedBytes: 1024 * 1024,
 });
 
-/** A logger; the hub never writes to the console by itself. */
-export interface HubLogger {
-  /** Unexpected failures. */
-  error(message: string, meta?: Record<string, unknown>): void;
-  /** Rejected input, refused connections, broker trouble. */
-  warn(message: string, meta?: Record<string, unknown>): void;
-  /** Lifecycle events (listening, closing). */
-  info?(message: string, meta?: Record<string, unknown>): void;
-  /** Per-connection detail. */
-  debug?(message: string, meta?: Record<string, unknown>): void;
-}
+/**
+ * Verifies a token sent on a live connection (`refresh` frame) and returns its principal; throws
+ * `TaskpulseError('unauthorized')` for an invalid token. `createJwtAuthenticator(...).verifyToken`
+ * is one.
+ */
+export type VerifyTokenFn = (token: string) => Principal | null | Promise<Principal | null>;
 
 /** Authenticates a request (WebSocket upgrade, SSE, polling, reads). */
 export type AuthenticateFn = (request: IncomingMessage) => Principal | null | Promise<Principal | null>;
 
-/** Options of the hub core (transport-independent). */
-export interface HubCoreOptions {
+/**
+ * Options of the hub core (transport-independent). The namespace fields (`namespaces`,
+ * `namespaceDefaults`, `allowUnknownNamespaces`, see {@link NamespaceTable}) configure the default
+ * in-memory broker; a given `broker` carries its own table, so passing both is a `TypeError`.
+ * Without a table every channel is refused with `unknown_channel`.
+ */
+export interface HubCoreOptions extends NamespaceTable {
   /**
-   * The backplane. @default an in-memory broker (`createMemoryBroker`) built with `namespaces`
+   * The backplane. @default an in-memory broker (`createMemoryBroker`) built with the namespace fields
    */
   broker?: Broker;
-  /** Namespace options for the default in-memory broker (a given broker carries its own). */
-  namespaces?: NamespaceTable;
   /**
    * Authenticates a request: return a principal, or throw `TaskpulseError('unauthorized' |
    * 'forbidden')`. Returning null means anonymous. @default every request is anonymous
    */
   authenticate?: AuthenticateFn;
+  /**
+   * Enables refresh in place: a client sends `{"type":"refresh","token":"…"}` on its live
+   * connection before its credentials expire, the hub verifies the token with this function and
+   * the connection then expires at the new `expiresAt` (answer `refreshed`). The new token must
+   * be for the same user (else the connection is closed with 4403); subscriptions it no longer
+   * allows are dropped with an `error` frame `forbidden`.
+   * @default none: `refresh` frames are answered `bad_request`, and a connection whose
+   * credentials expire is closed with 4401 (the client refreshes its token and reconnects)
+   */
+  verifyToken?: VerifyTokenFn;
   /** Authorizes channel actions. @default {@link defaultAuthorize} */
   authorize?: AuthorizeFn;
   /** Limits; missing fields take {@link DEFAULT_LIMITS}. */
@@ -86,7 +94,13 @@ export interface HubCoreOptions {
   /** Allowed `Origin` values (exact match, or `*`). @default every origin */
   allowedOrigins?: readonly string[];
   /** Logger. @default silent */
-  logger?: HubLogger;
+  logger?: TaskpulseLogger;
   /** Generates client ids. @default random UUIDs */
   generateClientId?: () => string;
+  /**
+   * How often the broker's status is checked, in ms, to tell connected clients when live data
+   * stops and resumes (`live` frames) and to refuse new WebSocket upgrades while it is down.
+   * @default 250
+   */
+  brokerCheckIntervalMs?: number;
 }

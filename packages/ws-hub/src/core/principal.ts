@@ -12,6 +12,12 @@ export interface Principal {
   projectIds?: string[];
   /** Raw claims (for example the JWT payload), for custom authorization. */
   claims?: Record<string, unknown>;
+  /**
+   * When the credentials expire, in ms since the Unix epoch. A live connection is closed with
+   * 4401 at that time unless its client refreshed them in place (see the hub's `verifyToken`).
+   * Absent: the connection does not expire. The JWT authenticator sets it from `exp`.
+   */
+  expiresAt?: number;
 }
 
 /** What a principal wants to do with a channel. */

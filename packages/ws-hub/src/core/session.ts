@@ -8,11 +8,13 @@ import {
   CloseCode,
   type ErrorCode,
   type ErrorFrame,
+  type LiveFrame,
   type PongFrame,
   PROTOCOL_VERSION,
   type PublishedFrame,
   parseClientFrame,
   peekRequestId,
+  type RefreshedFrame,
   type ServerFrame,
   type StreamPosition,
   type SubscribedFrame,
@@ -20,6 +22,7 @@ import {
   type UnsubscribedFrame,
 } from '@taskpulse/protocol';
 import { ChannelSubscription, type SubscriptionTarget } from './channel-subscription';
+import { ExpiryTimer } from './expiry';
 import type { HubCore } from './hub-core';
 import type { Principal } from './principal';
 import type { SerializedPublication } from './serialized';
@@ -54,7 +57,7 @@ export class Session implements SubscriptionTarget {
   /** The client id announced in the welcome frame. */
   readonly id: string;
   /** Who is connected. */
-  readonly principal: Principal;
+  #principal: Principal;
   /** The transport binding. */
   readonly transport: SessionTransport;
   /** When the session opened (ms). */
@@ -76,17 +79,30 @@ export class Session implements SubscriptionTarget {
   #tokens: number;
   #tokensAt: number;
   #closed = false;
+  readonly #expiry = new ExpiryTimer(() => this.#expire());
+  /**
+   * Answers not yet sent, in request order (undefined while none waits): every request gets
+   * exactly one answer, and answers leave in the order the requests came, so an answer that is
+   * ready early (a pong, an `unsubscribed`) waits behind a slower one (a `subscribed`).
+   */
+  #replies: Reply[] | undefined;
 
   /** @internal use {@link HubCore.openSession} */
   constructor(core: HubCore, principal: Principal, transport: SessionTransport, id: string) {
     this.#core = core;
-    this.principal = principal;
+    this.#principal = principal;
     this.transport = transport;
     this.id = id;
     this.openedAt = Date.now();
     this.lastActivityAt = this.openedAt;
     this.#tokens = core.limits.frameBurst;
     this.#tokensAt = this.openedAt;
+    if (principal.expiresAt !== undefined) this.#expiry.arm(principal.expiresAt);
+  }
+
+  /** Who is connected (replaced when the client refreshes its credentials in place). */
+  get principal(): Principal {
+    return this.#principal;
   }
 
   /** Whether the session was closed. */
@@ -118,6 +134,7 @@ export class Session implements SubscriptionTarget {
       clientId: this.id,
       protocolVersion: PROTOCOL_VERSION,
       heartbeatIntervalMs: this.#core.heartbeatIntervalMs,
+      ...(this.#principal.expiresAt !== undefined ? { expiresAt: this.#principal.expiresAt } : {}),
     });
   }
 
@@ -182,7 +199,7 @@ export class Session implements SubscriptionTarget {
     switch (frame.type) {
       case 'ping': {
         const pong: PongFrame = frame.id === undefined ? { type: 'pong' } : { type: 'pong', id: frame.id };
-        this.transport.sendControl(frame.id === undefined ? '{"type":"pong"}' : JSON.stringify(pong), pong);
+        this.#answer(frame.id === undefined ? '{"type":"pong"}' : JSON.stringify(pong), pong);
         return;
       }
       case 'subscribe':
@@ -194,19 +211,44 @@ export class Session implements SubscriptionTarget {
       case 'publish':
         void this.#publish(frame);
         return;
+      case 'refresh':
+        void this.#refresh(frame.token, frame.id);
+        return;
     }
   }
 
   /**
    * Subscribes to a channel (authorization, limits, recovery), sends `subscribed` then the
    * missed publications then live ones. Errors are sent as error frames; resolves either way.
+   * @param unresumable - the client is resuming but has no position for this channel: the answer
+   * carries `recovered: false` (it cannot be told what it missed)
    * @returns whether the subscription is active
    */
-  async subscribe(channel: string, since?: StreamPosition, id?: string | number): Promise<boolean> {
+  async subscribe(
+    channel: string,
+    since?: StreamPosition,
+    id?: string | number,
+    unresumable = false,
+  ): Promise<boolean> {
     if (this.#closed) return false;
-    if (this.#find(channel) !== undefined) {
+    const existing = this.#find(channel);
+    if (existing instanceof ChannelSubscription) {
       this.sendError('already_subscribed', `already subscribed to ${channel}`, id, channel);
       return false;
+    }
+    if (existing !== undefined) {
+      // A subscribe of this channel is still being set up: this one is answered as a sequential
+      // server would, once that outcome is known (already subscribed, or the same error).
+      const reply = this.#reserve();
+      return new Promise<boolean>((resolve) => {
+        afterPending(existing, (error) => {
+          const [code, message] = error
+            ? [error.code, error.message]
+            : (['already_subscribed', `already subscribed to ${channel}`] as const);
+          this.#settle(reply, ...this.#errorFrame(code, message, id, channel));
+          resolve(false);
+        });
+      });
     }
     if (this.subscriptionCount >= this.#core.limits.maxChannelsPerConnection) {
       this.sendError(
@@ -218,37 +260,50 @@ export class Session implements SubscriptionTarget {
       return false;
     }
     // The marker stands for the pending subscription; unsubscribing (or unsubscribing and
-    // subscribing again) meanwhile removes or replaces it, and the outdated attempt backs out.
-    const pending: PendingSubscription = { channel };
+    // subscribing again) meanwhile removes or replaces it, and the outdated attempt backs out
+    // after answering what became of it (its answer goes out before the unsubscribe's).
+    const pending: PendingSubscription = { channel, waiters: undefined };
+    const reply = this.#reserve();
+    let failure: TaskpulseError | null = null;
     // An exact-size array for the first channel (an empty one grows to 17 slots on its first push).
     if (this.#subs.length === 0) this.#subs = [pending];
     else this.#subs.push(pending);
     try {
       await this.#core.authorize(this.principal, channel, 'subscribe');
-      // Unsubscribed or closed while authorizing: back out before any broker work.
-      if (this.#closed || !this.#subs.includes(pending)) return false;
+      // Closed while authorizing: back out before any broker work (nobody is left to answer).
+      if (this.#closed) return false;
       // The session itself is the subscription's target (no object per subscription).
       const opened = await this.#core.openSubscription(channel, since, this);
       const index = this.#subs.indexOf(pending);
       if (this.#closed || index === -1) {
         opened.subscription.close();
+        // Unsubscribed meanwhile: the subscribe did succeed, and is answered so; the
+        // `unsubscribed` answer follows it.
+        const done: SubscribedFrame = id === undefined ? opened.frame : { ...opened.frame, id };
+        this.#settle(reply, JSON.stringify(done), done);
         return false;
       }
       this.#subs[index] = opened.subscription;
       this.#core.metrics.subscriptions.inc();
-      this.#core.metrics.recoveries.inc({ outcome: opened.outcome });
-      const frame: SubscribedFrame = id === undefined ? opened.frame : { ...opened.frame, id };
-      this.transport.sendControl(JSON.stringify(frame), frame);
-      opened.subscription.start();
+      let frame: SubscribedFrame = id === undefined ? opened.frame : { ...opened.frame, id };
+      if (unresumable && frame.recovered === undefined) {
+        frame = { ...frame, recovered: false };
+        this.#core.metrics.recoveries.inc({ outcome: 'not_recovered' });
+      } else this.#core.metrics.recoveries.inc({ outcome: opened.outcome });
+      // Publications flow once the answer is out (it may wait behind earlier answers).
+      const subscription = opened.subscription;
+      this.#settle(reply, JSON.stringify(frame), frame, () => subscription.start());
       return true;
     } catch (error) {
-      // An attempt the client already gave up (unsubscribed, closed) fails silently: it was told.
-      const abandoned = this.#closed || !this.#subs.includes(pending);
       this.#remove(pending);
-      if (abandoned) return false;
-      const e = TaskpulseError.from(error, 'unavailable');
-      this.sendError(e.code, e.message, id, channel);
+      failure = TaskpulseError.from(error, 'unavailable');
+      this.#settle(reply, ...this.#errorFrame(failure.code, failure.message, id, channel));
       return false;
+    } finally {
+      // Requests about this channel that came meanwhile are answered from this outcome.
+      const waiters = pending.waiters;
+      pending.waiters = undefined;
+      if (waiters) for (const wake of waiters) wake(failure);
     }
   }
 
@@ -261,8 +316,17 @@ export class Session implements SubscriptionTarget {
     }
     this.#remove(sub);
     if (!(sub instanceof ChannelSubscription)) {
-      // Still being set up: the pending attempt sees it was dropped and backs out.
-      this.#sendUnsubscribed(channel, id);
+      // Still being set up: the pending attempt sees it was dropped and backs out. The answer
+      // waits for its outcome: `unsubscribed` after a `subscribed`, `not_subscribed` after an error.
+      const reply = this.#reserve();
+      afterPending(sub, (error) => {
+        if (error === null) {
+          const frame: UnsubscribedFrame = { type: 'unsubscribed', channel, ...(id !== undefined ? { id } : {}) };
+          this.#settle(reply, JSON.stringify(frame), frame);
+        } else {
+          this.#settle(reply, ...this.#errorFrame('not_subscribed', `not subscribed to ${channel}`, id, channel));
+        }
+      });
       return;
     }
     sub.close();
@@ -282,11 +346,48 @@ export class Session implements SubscriptionTarget {
 
   #sendUnsubscribed(channel: string, id: RequestId): void {
     const frame: UnsubscribedFrame = { type: 'unsubscribed', channel, ...(id !== undefined ? { id } : {}) };
-    this.transport.sendControl(JSON.stringify(frame), frame);
+    this.#answer(JSON.stringify(frame), frame);
   }
 
-  /** Sends an error frame and counts it. */
-  sendError(code: ErrorCode, message: string, id?: string | number, channel?: string): void {
+  /** Sends an answer now, or queues it behind answers still being prepared. */
+  #answer(text: string, frame: ServerFrame, after?: () => void): void {
+    if (this.#replies === undefined) {
+      this.transport.sendControl(text, frame);
+      after?.();
+      return;
+    }
+    this.#replies.push({ text, frame, after });
+  }
+
+  /** Takes the next place in the answer order, for an answer that is not ready yet. */
+  #reserve(): Reply {
+    const reply: Reply = { text: undefined, frame: undefined, after: undefined };
+    if (this.#replies === undefined) this.#replies = [reply];
+    else this.#replies.push(reply);
+    return reply;
+  }
+
+  /** Fills a reserved answer and sends every answer that is ready, in order. */
+  #settle(reply: Reply, text: string, frame: ServerFrame, after?: () => void): void {
+    reply.text = text;
+    reply.frame = frame;
+    reply.after = after;
+    const replies = this.#replies;
+    if (replies === undefined) return;
+    let sent = 0;
+    while (sent < replies.length) {
+      const next = replies[sent] as Reply;
+      if (next.text === undefined) break;
+      sent++;
+      if (this.#closed) continue;
+      this.transport.sendControl(next.text, next.frame);
+      next.after?.();
+    }
+    if (sent === replies.length) this.#replies = undefined;
+    else replies.splice(0, sent);
+  }
+
+  #errorFrame(code: ErrorCode, message: string, id?: string | number, channel?: string): [string, ErrorFrame] {
     this.#core.metrics.errors.inc({ code });
     const frame: ErrorFrame = {
       type: 'error',
@@ -295,6 +396,31 @@ export class Session implements SubscriptionTarget {
       ...(id !== undefined ? { id } : {}),
       ...(channel !== undefined ? { channel } : {}),
     };
+    return [JSON.stringify(frame), frame];
+  }
+
+  /**
+   * Sends an error frame and counts it. It is an answer: it leaves after the answers to earlier
+   * requests that are still being prepared.
+   */
+  sendError(code: ErrorCode, message: string, id?: string | number, channel?: string): void {
+    this.#answer(...this.#errorFrame(code, message, id, channel));
+  }
+
+  /**
+   * Sends a `live` frame: `available: false` (code `unavailable`) when the broker went down and
+   * live data stopped, `true` when it is back. Called by the core on broker status changes.
+   */
+  sendLive(available: boolean): void {
+    if (this.#closed) return;
+    const frame: LiveFrame = available
+      ? { type: 'live', available: true }
+      : {
+          type: 'live',
+          available: false,
+          code: 'unavailable',
+          message: 'live data is interrupted: the hub cannot reach its broker',
+        };
     this.transport.sendControl(JSON.stringify(frame), frame);
   }
 
@@ -308,6 +434,8 @@ export class Session implements SubscriptionTarget {
       this.#core.metrics.subscriptions.dec();
     }
     this.#subs = NO_SUBSCRIPTIONS;
+    this.#replies = undefined;
+    this.#expiry.disarm();
     this.#core.releaseSession(this);
   }
 
@@ -327,7 +455,68 @@ export class Session implements SubscriptionTarget {
     this.#core.logger.warn('recovery failed', { clientId: this.id, channel, error: String(error) });
   }
 
+  /** The credentials expired: say so, then close with 4401 (the client refreshes and reconnects). */
+  #expire(): void {
+    if (this.#closed) return;
+    this.#core.metrics.rejections.inc({ reason: 'token_expired' });
+    const [text, frame] = this.#errorFrame('unauthorized', 'the credentials expired: refresh them and reconnect');
+    // Not an answer to a request: it goes out at once (SSE clients learn why their stream ends).
+    this.transport.sendControl(text, frame);
+    this.transport.close(CloseCode.Unauthorized, 'token expired');
+  }
+
+  /** Refresh in place: verify the new token, keep the user, re-check every subscription. */
+  async #refresh(token: string, id: RequestId): Promise<void> {
+    const reply = this.#reserve();
+    const verify = this.#core.verifyToken;
+    if (verify === undefined) {
+      const message = 'this server does not refresh credentials in place: reconnect with the new token';
+      this.#settle(reply, ...this.#errorFrame('bad_request', message, id));
+      return;
+    }
+    let next: Principal;
+    try {
+      next = (await verify(token)) ?? {};
+    } catch (error) {
+      // The old credentials still hold until they expire.
+      const e = TaskpulseError.from(error, 'unauthorized');
+      this.#settle(reply, ...this.#errorFrame(e.code, e.message, id));
+      return;
+    }
+    if (this.#closed) return;
+    if (next.userId !== this.#principal.userId) {
+      // Connection counts, stats and every subscription were granted to the old user.
+      const [text, frame] = this.#errorFrame('forbidden', 'the new credentials are for another user', id);
+      this.#settle(reply, text, frame, () => this.transport.close(CloseCode.Forbidden, 'credentials of another user'));
+      return;
+    }
+    this.#principal = next;
+    this.#expiry.arm(next.expiresAt);
+    const refreshed: RefreshedFrame = {
+      type: 'refreshed',
+      ...(id !== undefined ? { id } : {}),
+      ...(next.expiresAt !== undefined ? { expiresAt: next.expiresAt } : {}),
+    };
+    this.#settle(reply, JSON.stringify(refreshed), refreshed);
+    // Claims may have changed (a project removed): drop what the new credentials do not allow.
+    for (const sub of [...this.#subs]) {
+      if (!(sub instanceof ChannelSubscription)) continue;
+      try {
+        await this.#core.authorize(next, sub.channel, 'subscribe');
+      } catch (error) {
+        if (this.#closed || !this.#subs.includes(sub) || this.#principal !== next) continue;
+        this.#remove(sub);
+        sub.close();
+        this.#core.metrics.subscriptions.dec();
+        const e = TaskpulseError.from(error, 'forbidden');
+        const message = `${e.message} (after the credentials were refreshed; the subscription ended)`;
+        this.#answer(...this.#errorFrame(e.code, message, undefined, sub.channel));
+      }
+    }
+  }
+
   async #publish(frame: Extract<ClientFrame, { type: 'publish' }>): Promise<void> {
+    const reply = this.#reserve();
     try {
       await this.#core.authorize(this.principal, frame.channel, 'publish');
       const result = await this.#core.broker.publish(frame.channel, frame.event, frame.data, {
@@ -339,10 +528,10 @@ export class Session implements SubscriptionTarget {
         ...(frame.id !== undefined ? { id: frame.id } : {}),
         ...result,
       };
-      this.transport.sendControl(JSON.stringify(published), published);
+      this.#settle(reply, JSON.stringify(published), published);
     } catch (error) {
       const e = TaskpulseError.from(error, 'unavailable');
-      this.sendError(e.code, e.message, frame.id, frame.channel);
+      this.#settle(reply, ...this.#errorFrame(e.code, e.message, frame.id, frame.channel));
     }
   }
 
@@ -369,7 +558,23 @@ export class Session implements SubscriptionTarget {
 // Shared by every session without subscriptions; replaced (never written to) on the first one.
 const NO_SUBSCRIPTIONS: Array<ChannelSubscription | PendingSubscription> = [];
 
+/** Runs `wake` with the outcome of a pending subscribe once it is known. */
+function afterPending(pending: PendingSubscription, wake: (failure: TaskpulseError | null) => void): void {
+  if (pending.waiters === undefined) pending.waiters = [wake];
+  else pending.waiters.push(wake);
+}
+
+/** An answer in the session's answer order; `text` is undefined until it is ready. */
+interface Reply {
+  text: string | undefined;
+  frame: ServerFrame | undefined;
+  /** Run right after the answer is sent (starts the publications of a new subscription). */
+  after: (() => void) | undefined;
+}
+
 /** Marks a subscription still being set up (its identity tells an outdated attempt apart). */
 interface PendingSubscription {
   readonly channel: string;
+  /** Answers of later requests about the channel, waiting for this attempt's outcome (null: subscribed). */
+  waiters: Array<(failure: TaskpulseError | null) => void> | undefined;
 }

@@ -4,7 +4,13 @@
  * read instead of each reading the same history — and share the serialized publications too.
  * @module
  */
-import type { Broker, ChannelState, Publication, StreamPosition } from '@taskpulse/protocol';
+import {
+  type Broker,
+  type ChannelState,
+  continuesGeneration,
+  type Publication,
+  type StreamPosition,
+} from '@taskpulse/protocol';
 import { SerializedPublication } from './serialized';
 
 /** Publications after a position, as read for recovery. */
@@ -142,14 +148,16 @@ export class SharedReads {
         if (!tailConnects(this.#tail, done.epoch, done.offset)) continue;
       }
       const read = await shared.promise;
-      if (read.epoch !== since.epoch) return { ...read, recovered: false };
+      if (!continuesGeneration(since, read.epoch)) return { ...read, recovered: false };
       if (since.offset === read.offset) return { ...read, publications: [], recovered: true };
       const publications = after(read, since.offset);
       const first = publications[0];
       // Ahead of what the shared read saw, or past the page it read: this position needs its own read.
       if (since.offset > read.offset || first === undefined) break;
-      // The shared read holds this position's answer: recovered exactly when it continues after it.
-      return { ...read, publications, recovered: first.pub.offset === since.offset + 1 };
+      // The shared read holds this position's answer: it covered everything after an earlier
+      // position of the same generation (offsets of stored entries no reader can parse are
+      // skipped, so `first` may be further on), hence everything after this one too.
+      return { ...read, publications, recovered: read.recovered || first.pub.offset === since.offset + 1 };
     }
     return this.#share(this.#history, since, this.#track(readPages(this.#broker, this.#channel, since)));
   }

@@ -42,6 +42,14 @@ export interface TaskProgressDialectOptions {
    * @default a store in the hub's broker ({@link createBrokerClientStore}), shared by every node
    */
   store?: ClientRecordStore;
+  /**
+   * Least time between two saves of a connection's delivered positions, in ms. Positions are
+   * saved as publications are delivered — the first at once, later ones at most this often — so a
+   * hub killed with SIGKILL replays to an `old_client_id` reconnect at most what it delivered in
+   * the last interval. 0 saves after every delivery burst.
+   * @default 1000
+   */
+  positionSaveIntervalMs?: number;
 }
 
 /** Options of {@link TaskProgressDialect.trustQueryIdentity}. */
@@ -90,7 +98,9 @@ function encodeMessage(pub: Publication): string {
  *   reconnect with `old_client_id` (same user) restores them and delivers what was missed.
  *   Re-sending `subscribe` for a restored task is a no-op.
  * - Errors are `{type: "error", payload: {code, message, task_id?}}` (unknown to the seed's
- *   clients, which ignore them).
+ *   clients, which ignore them); when the broker goes down and comes back the connection gets
+ *   `{type: "live", payload: {available: false, code: "unavailable", message}}` and
+ *   `{type: "live", payload: {available: true}}`.
  */
 export function taskProgressDialect(options: TaskProgressDialectOptions = {}): TaskProgressDialect {
   const prefix = (options.apiPrefix ?? '/api/v1').replace(/\/+$/, '');
@@ -101,6 +111,12 @@ export function taskProgressDialect(options: TaskProgressDialectOptions = {}): T
     return store;
   };
   const encoded = new WeakMap<Publication, string>();
+  const saveIntervalMs = options.positionSaveIntervalMs ?? 1000;
+  if (!Number.isSafeInteger(saveIntervalMs) || saveIntervalMs < 0) {
+    throw new TypeError(
+      'taskProgressDialect: positionSaveIntervalMs must be a non-negative integer number of milliseconds',
+    );
+  }
 
   const codec: WireCodec = {
     name: 'task-progress',
@@ -109,7 +125,7 @@ export function taskProgressDialect(options: TaskProgressDialectOptions = {}): T
       return old !== null && CLIENT_ID_RE.test(old) ? old : undefined;
     },
     open(context, session) {
-      return openConnection(context, session, storeFor(context.core), encoded);
+      return openConnection(context, session, storeFor(context.core), encoded, saveIntervalMs);
     },
   };
 
@@ -163,6 +179,7 @@ function openConnection(
   session: Session,
   store: ClientRecordStore,
   encoded: WeakMap<Publication, string>,
+  saveIntervalMs: number,
 ): CodecConnection {
   const { core, principal, url } = context;
   const gate = createFrameGate(core, session);
@@ -190,11 +207,50 @@ function openConnection(
       core.logger.warn('task-progress: saving client subscriptions failed', { error: String(error) });
     }
   };
+  // Positions are saved as publications are delivered (not only on subscribe/unsubscribe/close),
+  // so a hub killed with no chance to save on close does not replay them to an `old_client_id`
+  // reconnect. One save at a time, at most one per `saveIntervalMs`; a queued save covers every
+  // delivery before it.
+  let saveQueued = false;
+  let lastSaveAt = 0;
+  let saveTimer: NodeJS.Timeout | undefined;
+  const scheduleSave = () => {
+    if (saveQueued || !writable) return;
+    saveQueued = true;
+    const flush = () =>
+      run(async () => {
+        saveQueued = false;
+        saveTimer = undefined;
+        if (session.closed) return;
+        lastSaveAt = Date.now();
+        await save();
+      });
+    // At once (after the write of this delivery: the flush runs first), or once the interval since
+    // the last save has passed.
+    const wait = lastSaveAt + saveIntervalMs - Date.now();
+    if (wait <= 0) setImmediate(flush);
+    else {
+      saveTimer = setTimeout(flush, wait);
+      saveTimer.unref?.();
+    }
+  };
   const subscribeTask = async (taskId: string, since?: StreamPosition) => {
     const channel = channels.task(taskId);
     if (!(await session.subscribe(channel, since))) return false;
     tasks.set(taskId, session.positions()[channel] ?? null);
     return true;
+  };
+
+  /** The position of a task's channel when its subscribe arrived (undefined when unreadable or forbidden). */
+  const positionAtReceipt = async (taskId: string): Promise<StreamPosition | undefined> => {
+    try {
+      const channel = channels.task(taskId);
+      await core.authorize(principal, channel, 'subscribe');
+      const state = await core.broker.state(channel);
+      return { epoch: state.epoch, offset: state.offset };
+    } catch {
+      return undefined; // the queued subscribe reports the error
+    }
   };
 
   // Restore first; client actions queue behind it, so a re-sent subscribe finds the task restored.
@@ -246,6 +302,10 @@ function openConnection(
         return;
       }
       const { action, task_id: taskId } = parsed.data;
+      // The subscribe is registered when it is received, not when its turn in the queue comes:
+      // the channel's position is read at once, and the subscription resumes from it, so nothing
+      // published after the hub received the subscribe is lost however long the setup takes.
+      const registered = action === 'subscribe' && !tasks.has(taskId) ? positionAtReceipt(taskId) : undefined;
       run(async () => {
         let channel: string;
         try {
@@ -257,7 +317,7 @@ function openConnection(
         }
         if (action === 'subscribe') {
           if (tasks.has(taskId)) return;
-          if (await subscribeTask(taskId)) await save();
+          if (await subscribeTask(taskId, await registered)) await save();
         } else if (tasks.delete(taskId)) {
           if (session.channels.includes(channel)) session.unsubscribe(channel);
           await save();
@@ -268,7 +328,10 @@ function openConnection(
       const pub = p.pub;
       if (namespaceOf(pub.channel) === 'task') {
         const taskId = pub.channel.slice(5);
-        if (tasks.has(taskId)) tasks.set(taskId, { epoch: pub.epoch, offset: pub.offset });
+        if (tasks.has(taskId)) {
+          tasks.set(taskId, { epoch: pub.epoch, offset: pub.offset });
+          scheduleSave();
+        }
       }
       let text = encoded.get(pub);
       if (text === undefined) {
@@ -278,6 +341,12 @@ function openConnection(
       return text;
     },
     encodeControl(frame) {
+      // Broker down/up: `{type: "live", payload: {available, code?, message?}}` (seed 001's
+      // clients ignore types they do not know, as they do errors).
+      if (frame.type === 'live') {
+        const { type: _type, ...payload } = frame;
+        return JSON.stringify({ type: 'live', payload });
+      }
       if (frame.type !== 'error') return null;
       const taskId =
         frame.channel !== undefined && namespaceOf(frame.channel) === 'task' ? frame.channel.slice(5) : undefined;
@@ -287,6 +356,7 @@ function openConnection(
       });
     },
     onClose() {
+      clearTimeout(saveTimer);
       if (!writable || tasks.size === 0) return;
       // Keep the positions reached, unless a newer connection with this client id took over.
       run(async () => {

@@ -121,8 +121,7 @@ export function bodyChannelRequest(body: unknown, maxChannels: number): ChannelR
 /**
  * Turns `last_id` into a position of its channel: without an epoch, the offset is taken in the
  * channel's current epoch (one `broker.state` read). A position from a cursor for the same channel
- * wins. Call it once per request, after authorizing the channels (reading the state of a channel
- * may create its epoch).
+ * wins. Call it once per request, after authorizing the channels (a read costs a broker call).
  * @returns the request's positions, `last_id` included
  */
 export async function resolveLastId(

@@ -15,6 +15,7 @@ import { handleHealthz, handleMetrics, handleReadyz, handleStats } from './ops-e
 import { handlePoll, PollWaiters } from './poll-endpoint';
 import { handlePublish } from './publish-endpoint';
 import { handleHistory, handleState } from './read-endpoints';
+import { type ReadRateLimit, ReadRateLimiter } from './read-rate-limit';
 import { handleSse } from './sse-endpoint';
 import type { SseTransport } from './sse-transport';
 
@@ -65,6 +66,13 @@ export interface HttpOptions {
    * @default 1048576
    */
   maxBodyBytes?: number;
+  /**
+   * Rate limit of reads (`/channels/…/history`, `/channels/…/state`, `/poll`) per client (user id
+   * when authenticated, else remote address): over it, 429 `rate_limited` with `Retry-After`.
+   * `false` turns it off (behind a proxy that limits by itself).
+   * @default { perSecond: 50, burst: 100 }
+   */
+  readRateLimit?: ReadRateLimit | false;
 }
 
 /** Handles the hub's HTTP requests. */
@@ -103,6 +111,10 @@ export function createHttpHandler(core: HubCore, options: HttpOptions = {}): Htt
     d.bind?.(core);
     dialectRoutes.push(...(d.routes ?? []));
   }
+  const readLimiter =
+    options.readRateLimit === false
+      ? undefined
+      : new ReadRateLimiter(options.readRateLimit ?? {}, () => core.metrics.rejections.inc({ reason: 'read_rate' }));
   const streams = new Set<SseTransport>();
   const waiters = new Set<() => void>();
   let closed = false;
@@ -147,13 +159,19 @@ export function createHttpHandler(core: HubCore, options: HttpOptions = {}): Htt
       principal ??= core.authenticate(request);
       return principal;
     };
+    /** Authenticates a read and takes it from the client's read budget. */
+    const reader = async () => {
+      const p = await auth();
+      readLimiter?.take(request, p);
+      return p;
+    };
     switch (path) {
       case '/sse':
         requireMethod(request, ['GET']);
         return handleSse(core, await auth(), request, response, url, sseSettings, headers);
       case '/poll':
         requireMethod(request, ['GET', 'POST']);
-        return handlePoll(core, await auth(), request, response, url, pollSettings, headers);
+        return handlePoll(core, await reader(), request, response, url, pollSettings, headers);
       case '/publish':
         requireMethod(request, ['POST']);
         return handlePublish(core, request, response, { apiKeys: options.publishApiKeys, maxBodyBytes }, headers);
@@ -182,9 +200,9 @@ export function createHttpHandler(core: HubCore, options: HttpOptions = {}): Htt
         throw new TaskpulseError('bad_channel', 'channel in the path is not valid percent-encoding');
       }
       if (read[2] === 'history') {
-        return handleHistory(core, await auth(), channel, url, response, { defaultLimit: 100, maxLimit }, headers);
+        return handleHistory(core, await reader(), channel, url, response, { defaultLimit: 100, maxLimit }, headers);
       }
-      return handleState(core, await auth(), channel, request, response, headers);
+      return handleState(core, await reader(), channel, request, response, headers);
     }
     throw new TaskpulseError('not_found', `no endpoint ${base}${path}`);
   }

@@ -58,6 +58,8 @@ export function sendError(
   const allow = e.details?.allow;
   if (typeof allow === 'string') extra.allow = allow;
   if (statusOf(e) === 503) extra['retry-after'] = '1';
+  const retryAfter = e.details?.retryAfterSeconds;
+  if (typeof retryAfter === 'number') extra['retry-after'] = String(retryAfter);
   sendJson(response, statusOf(e), e.toJSON(), extra);
 }
 

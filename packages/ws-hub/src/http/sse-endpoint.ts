@@ -4,6 +4,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CloseCode } from '@taskpulse/protocol';
 import type { HubCore } from '../core/hub-core';
 import type { Principal } from '../core/principal';
 import { queryChannelRequest, resolveLastId } from './channel-params';
@@ -53,13 +54,27 @@ export async function handleSse(
   const untrack = settings.track(transport);
   const session = core.openSession(principal, transport);
   transport.session = session;
+  // Every event id names every position of the stream, resumed channels included from the start.
+  transport.seedPositions(positions);
   request.socket.setTimeout(0);
   // A peer that vanished without a FIN is found by TCP keep-alive probes as well as by heartbeats.
   request.socket.setKeepAlive(true, Math.max(1000, settings.heartbeatIntervalMs));
   transport.start({ ...headers, vary: 'Origin' });
+  // A stream that resumes (it carries positions) and names a channel it has no position for
+  // cannot resume that channel: its `subscribed` says `recovered: false`.
+  const resuming = positions.size > 0;
   // One at a time, in request order: `subscribed` events arrive in the order the client asked.
   for (const channel of channels) {
     if (transport.ended) break;
-    await session.subscribe(channel, positions.get(channel));
+    const since = positions.get(channel);
+    if (await session.subscribe(channel, since, undefined, resuming && since === undefined)) continue;
+    // A channel could not be subscribed (the broker is unavailable): an open stream that delivers
+    // nothing would look healthy to the EventSource forever. End it after the error event, so
+    // the browser reconnects (after `retry:`) with the last id it read and resumes.
+    if (!transport.ended) {
+      session.sendLive(false);
+      transport.close(CloseCode.Unavailable, 'subscribe failed');
+    }
+    return;
   }
 }

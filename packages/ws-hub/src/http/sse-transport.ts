@@ -81,6 +81,15 @@ export class SseTransport implements SessionTransport {
     }
   }
 
+  /**
+   * Sets the positions the stream resumes from before anything is written, so that every event
+   * id carries every resumed channel from the first event on — also those whose `subscribed`
+   * answer is not written yet (a stream cut after its first event must not drop them).
+   */
+  seedPositions(positions: ReadonlyMap<string, { epoch: string; offset: number }>): void {
+    for (const [channel, p] of positions) this.#positions.set(channel, [p.epoch, p.offset]);
+  }
+
   /** Whether the stream has ended. */
   get ended(): boolean {
     return this.#ended;
@@ -116,7 +125,9 @@ export class SseTransport implements SessionTransport {
       // Backpressure: one event per publication so a state channel's older values can be dropped.
       this.#flushPending();
       this.#apply(publication);
-      this.#emit(this.#event(publication.frame), kind === 'state' ? publication.pub.channel : undefined);
+      // Seed 003's critical publications (priority 1) are never conflated.
+      const conflate = kind === 'state' && publication.pub.priority !== 1;
+      this.#emit(this.#event(publication.frame), conflate ? publication.pub.channel : undefined);
       return;
     }
     // Publications delivered in one tick (a recovery, a burst) become one `batch` event.

@@ -15,6 +15,7 @@ import { parseRequestUrl } from '../request-url';
 import { HeartbeatMonitor } from './heartbeat';
 import { type DeliveryCounter, OutboundScheduler } from './outbound-scheduler';
 import { rejectUpgrade } from './reject-upgrade';
+import { isUnsupportedVersion, offeredSubprotocols, refuseVersion, selectSubprotocol } from './subprotocol';
 import { HubWebSocket, WsConnection, type WsConnectionShared, type WsMountState } from './ws-connection';
 
 /** A wire codec mounted on a WebSocket path. */
@@ -106,6 +107,9 @@ export function createWsBinding(core: HubCore, options: WsBindingOptions): WsBin
     perMessageDeflate: options.perMessageDeflate ?? false,
     maxPayload: maxPayloadFor(limits.maxFrameBytes),
     WebSocket: HubWebSocket,
+    // Version negotiation: `taskpulse.v1` on the native path (see ./subprotocol).
+    handleProtocols: (offered, request) =>
+      selectSubprotocol(offered, mounts.get(pathOf(request.url))?.state.native ?? false),
   });
   const connections = new Set<WsConnection>();
   const scheduler = new OutboundScheduler((error) => logger.error('flush failed', { error: String(error) }));
@@ -162,6 +166,12 @@ export function createWsBinding(core: HubCore, options: WsBindingOptions): WsBin
     principal: Principal,
   ): void {
     const { codec, state } = mount;
+    if (state.native && isUnsupportedVersion(request)) {
+      metrics.rejections.inc({ reason: 'unsupported_version' });
+      metrics.errors.inc({ code: 'unsupported_version' });
+      refuseVersion(ws, offeredSubprotocols(request));
+      return;
+    }
     if (state.native) {
       // The native codec is driven by the connection itself: no context, no codec object.
       const connection = new WsConnection(ws, state, core.heartbeatIntervalMs);
@@ -212,6 +222,9 @@ export function createWsBinding(core: HubCore, options: WsBindingOptions): WsBin
         throw error;
       }
       if (closing) throw new TaskpulseError('shutting_down', 'the hub is shutting down');
+      // While the broker is down a connection could deliver nothing: 503 + Retry-After, so a page
+      // backs off instead of reconnecting every second (its onopen would reset its backoff).
+      core.assertBrokerReady();
       // Admission and session creation happen in the same synchronous block (ws calls back
       // synchronously), so two concurrent upgrades cannot both take the last slot.
       core.admit(principal);

@@ -3,14 +3,14 @@
  * (coalescing, batching, conflation, backpressure) and the heartbeat state.
  * @module
  */
-import { type ChannelKind, CloseCode, type ServerFrame } from '@taskpulse/protocol';
+import { type ChannelKind, CloseCode, type ServerFrame, type TaskpulseLogger } from '@taskpulse/protocol';
 import { WebSocket } from 'ws';
 import type { CodecConnection } from '../core/codec';
-import type { HubLogger } from '../core/options';
 import { batchFrame, type SerializedPublication } from '../core/serialized';
 import type { Session, SessionTransport } from '../core/session';
 import { framedPublication, frameText } from './frame';
 import type { DeliveryCounter, FlushCycle, OutboundScheduler } from './outbound-scheduler';
+import { isCritical, promoteCritical } from './priority';
 
 /** The net.Socket under a server-side `ws` WebSocket (what the fast path writes to). */
 interface RawSocket {
@@ -38,7 +38,7 @@ export class HubWebSocket extends WebSocket {
     if (connection !== undefined) {
       switch (event) {
         case 'message':
-          connection.receive(args[0] as Buffer | ArrayBuffer | Buffer[]);
+          connection.receive(args[0] as Buffer | ArrayBuffer | Buffer[], args[1] === true);
           return true;
         case 'pong':
           connection.pingSentAt = 0;
@@ -67,6 +67,8 @@ const FAST = 1;
 const BATCHABLE = 2;
 const WAITING_DRAIN = 4;
 const CLOSING = 8;
+/** A critical (priority 1) publication was queued behind other entries: reorder before writing. */
+const CRITICAL = 16;
 
 /** What the connections of one mounted codec share. */
 export interface WsMountState {
@@ -86,7 +88,7 @@ export interface WsMountState {
 /** What every connection of one binding shares. */
 export interface WsConnectionShared {
   readonly scheduler: OutboundScheduler;
-  readonly logger: HubLogger;
+  readonly logger: TaskpulseLogger;
   /** Bytes queued for one connection (queue + socket buffer) before it is cut with 4509. */
   readonly maxBufferedBytes: number;
   /** Largest `batch` frame built from a run of publications, in bytes (approximately). */
@@ -213,7 +215,9 @@ export class WsConnection implements SessionTransport {
       // batch frame) are built once per publication, not once per socket.
       if ((this.#flags & BATCHABLE) === 0 || text !== publication.frame) entry = text;
     }
-    if (kind === 'state') this.#conflate(publication.pub.channel);
+    const critical = isCritical(publication);
+    if (critical && this.#queue.length > 0) this.#flags |= CRITICAL;
+    if (kind === 'state') this.#conflate(publication.pub.channel, critical);
     this.#queuedPublications++;
     this.#enqueue(entry);
   }
@@ -284,7 +288,7 @@ export class WsConnection implements SessionTransport {
   /** Writes everything pending, unless the socket is backed up (then it waits for `drain`). */
   flush(cycle: FlushCycle | null): void {
     this.dirty = false;
-    const queue = this.#queue;
+    let queue: readonly Entry[] = this.#queue;
     if (queue.length === 0) return;
     if (this.#ws.readyState !== OPEN) {
       this.#drop();
@@ -303,6 +307,11 @@ export class WsConnection implements SessionTransport {
     this.#queue = NO_ENTRIES;
     this.#queuedBytes = 0;
     this.#stateSlots?.clear();
+    if ((this.#flags & CRITICAL) !== 0) {
+      // Seed 003's priority: critical publications go ahead of other channels' backlog.
+      this.#flags &= ~CRITICAL;
+      queue = promoteCritical(queue);
+    }
     this.#mount.counter.pending += this.#queuedPublications;
     this.#queuedPublications = 0;
     if (queue.length === 1) {
@@ -353,8 +362,9 @@ export class WsConnection implements SessionTransport {
    * Drops the pending publication of a state channel when a newer one comes: only the newest
    * value matters. Values pending together are those of one event-loop turn for a client that
    * keeps up (rarely more than one), and everything since the socket backed up for a slow one.
+   * Critical (priority 1) publications are never dropped: they take no slot.
    */
-  #conflate(channel: string): void {
+  #conflate(channel: string, critical: boolean): void {
     let slots = this.#stateSlots;
     if (slots === undefined) {
       slots = new Map();
@@ -369,7 +379,8 @@ export class WsConnection implements SessionTransport {
         this.#queue[index] = null;
       }
     }
-    slots.set(channel, this.#queue.length);
+    if (critical) slots.delete(channel);
+    else slots.set(channel, this.#queue.length);
   }
 
   #writeRun(run: SerializedPublication[], cycle: FlushCycle | null): void {
@@ -431,6 +442,7 @@ export class WsConnection implements SessionTransport {
   }
 
   #drop(): void {
+    this.#flags &= ~CRITICAL;
     this.#queue = NO_ENTRIES;
     this.#queuedBytes = 0;
     this.#queuedPublications = 0;
@@ -443,10 +455,20 @@ export class WsConnection implements SessionTransport {
     if (this.#queue.length > 0) this.#mount.shared.scheduler.schedule(this);
   }
 
-  /** @internal A message from the client. */
-  receive(data: Buffer | ArrayBuffer | Buffer[]): void {
+  /** @internal A message from the client (`binary`: a binary frame, not a text one). */
+  receive(data: Buffer | ArrayBuffer | Buffer[], binary = false): void {
     this.pingSentAt = 0;
     if ((this.#flags & CLOSING) !== 0) return;
+    if (binary && this.#codec === undefined) {
+      // The native protocol is JSON text frames only (docs/protocol.md): a binary frame is an
+      // invalid frame — answered with `bad_frame` and counted toward the 4400 close.
+      const session = this.#session;
+      if (session?.admitFrame()) {
+        session.sendError('bad_frame', 'binary frames are not part of the protocol: send JSON text frames');
+        session.reportInvalidFrame();
+      }
+      return;
+    }
     const text = Buffer.isBuffer(data)
       ? data.toString('utf8')
       : Array.isArray(data)

@@ -1,5 +1,12 @@
 /** Starting hubs for tests: standalone on 127.0.0.1, port 0. */
+import { SEED_NAMESPACES } from '@taskpulse/protocol';
 import { createHub, type Hub, type HubOptions } from '../../src/index';
+
+/**
+ * The namespaces of a test hub that names none (and has no broker): the seeds' plus `chat`
+ * (client publish). Unknown namespaces are refused, as in production.
+ */
+export const TEST_NAMESPACES = Object.freeze({ ...SEED_NAMESPACES, chat: { clientPublish: true } });
 
 /** A hub listening on a free loopback port, with its URLs. */
 export interface TestHub {
@@ -13,7 +20,8 @@ export interface TestHub {
 
 /** Starts a standalone hub on 127.0.0.1 with a free port. */
 export async function startHub(options: HubOptions = {}): Promise<TestHub> {
-  const hub = createHub({ port: 0, host: '127.0.0.1', ...options });
+  const table = options.broker || options.namespaces ? {} : { namespaces: TEST_NAMESPACES };
+  const hub = createHub({ port: 0, host: '127.0.0.1', ...table, ...options });
   await hub.listening;
   const address = hub.address();
   if (!address) throw new Error('hub is not listening');

@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import { MAX_DATA_DEPTH, type Publication, type TaskpulseError } from '@taskpulse/protocol';
+import { type RedisServer, startRedis, uniqueId } from '@taskpulse/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  channelKeys,
+  createPublisher,
+  createRedisBroker,
+  luaScriptPath,
+  newEpochCandidate,
+  type Publisher,
+  type RedisBroker,
+} from '../src/index';
+import { waitUntil } from './helpers';
+
+const namespaces = { rel: { historySize: 100 } };
+const deepText = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+const nested = (depth: number) => JSON.parse(deepText(depth)) as unknown;
+
+let redis: RedisServer;
+let client: Redis;
+let publisher: Publisher;
+let broker: RedisBroker;
+const prefix = `${uniqueId('deep')}:`;
+const errors: TaskpulseError[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  client = new Redis(redis.url);
+  publisher = createPublisher({ redis: redis.url, prefix, namespaces });
+  broker = createRedisBroker({ redis: redis.url, prefix, namespaces, onError: (e) => errors.push(e) });
+  await broker.ready();
+});
+afterAll(async () => {
+  await publisher?.close();
+  await broker?.close();
+  client?.disconnect();
+  await redis?.stop();
+});
+
+function evalPublish(channel: string, body: string) {
+  const keys = channelKeys(prefix, channel);
+  return client.eval(
+    readFileSync(luaScriptPath('publish'), 'utf8'),
+    3,
+    keys.meta,
+    keys.history,
+    keys.pubsub,
+    newEpochCandidate(),
+    channel,
+    body,
+    100,
+    60_000,
+    'events',
+    'publish',
+  );
+}
+
+describe('one nesting rule for every way in (issue 9.7)', () => {
+  it('the publisher refuses data nested deeper than MAX_DATA_DEPTH, and the 4150-deep array of the issue', async () => {
+    const channel = `rel:${uniqueId()}`;
+    expect((await publisher.publish(channel, 'e', nested(MAX_DATA_DEPTH))).offset).toBe(1);
+    for (const depth of [MAX_DATA_DEPTH + 1, 4150]) {
+      await expect(publisher.publish(channel, 'e', nested(depth))).rejects.toMatchObject({ code: 'bad_request' });
+    }
+    // A string that looks deep is not deep.
+    expect((await publisher.publish(channel, 'e', '['.repeat(5000))).offset).toBe(2);
+  });
+
+  it('the Lua script (the path of other languages) refuses the same bodies', async () => {
+    const channel = `rel:${uniqueId()}`;
+    const body = (data: string) => `{"event":"e","data":${data},"ts":1}`;
+    await expect(evalPublish(channel, body(deepText(4150)))).rejects.toThrow(/nests deeper than 64/);
+    await expect(evalPublish(channel, body(deepText(MAX_DATA_DEPTH + 1)))).rejects.toThrow(/nests deeper/);
+    const ok = (await evalPublish(channel, body(deepText(MAX_DATA_DEPTH)))) as [string, number];
+    expect(ok[1]).toBe(1);
+    // Escaped quotes and brackets inside strings do not count.
+    const tricky = (await evalPublish(channel, body(JSON.stringify({ s: '\\"[[[[', t: ']]]"' })))) as [string, number];
+    expect(tricky[1]).toBe(2);
+  });
+
+  it('a too-deep publication already in Redis is skipped by readers and subscribers, which keep serving', async () => {
+    const channel = `rel:${uniqueId()}`;
+    const keys = channelKeys(prefix, channel);
+    const got: Publication[] = [];
+    await broker.subscribe(channel, { onPublication: (p) => got.push(p) });
+    const first = await broker.publish(channel, 'e', 1);
+    // Written straight into Redis, as an older or foreign writer could have: history and pub/sub.
+    const deep = `{"channel":"${channel}","offset":2,"epoch":"${first.epoch}","event":"e","data":${deepText(4150)},"ts":1}`;
+    await client.xadd(keys.history, '2-0', 'p', deep);
+    await client.hset(keys.meta, 'offset', 2);
+    await client.publish(keys.pubsub, deep);
+    await broker.publish(channel, 'e', 3);
+    await waitUntil(() => got.some((p) => p.offset === 3), 'the publication after the deep one');
+    expect(got.map((p) => p.offset)).toEqual([1, 3]);
+    expect(errors.some((e) => e.code === 'bad_frame' && /nests deeper/.test(e.message))).toBe(true);
+    const history = await broker.history(channel);
+    expect(history.publications.map((p) => p.offset)).toEqual([1, 3]);
+    expect((await broker.history(channel, { since: { epoch: first.epoch, offset: 1 } })).publications.length).toBe(1);
+  });
+});
