@@ -94,6 +94,9 @@ export function startWorker(options: {
   child.stderr?.on('data', onData);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   void exited.then(() => rejectReady(new Error(`the Celery worker exited:\n${log.slice(-2000)}`)));
+  // Stopped before it was ready (e.g. the port was in use): nobody awaits `ready` any more, and the
+  // rejection must not crash the process before the caller's own error is reported.
+  ready.catch(() => {});
   return {
     name,
     ready,

@@ -240,7 +240,12 @@ describe('with the credential', () => {
       'both brokers ready and both nodes live again',
       30_000,
     );
-    await expect(page.locator('[data-broker-summary]').getAttribute('data-broker-summary')).resolves.toBe('ok');
+    // The summary also waits for this page's own connection to hear `live: true` again.
+    await waitUntil(
+      async () => (await page.locator('[data-broker-summary]').getAttribute('data-broker-summary')) === 'ok',
+      'the broker summary to turn green again',
+      30_000,
+    );
     expect(await page.locator('tr[data-node="node-a"] td[data-field="broker"]').textContent()).toMatch(/1 outage/);
     expect(pageErrors).toEqual([]);
     await page.close();

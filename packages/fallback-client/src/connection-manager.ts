@@ -32,6 +32,9 @@ export interface ManagerDeps {
   random?: () => number;
 }
 
+/** An open connection refused with 4401 after this long had working credentials that expired. */
+const EXPIRED_AFTER_MS = 1000;
+
 /** @internal */
 export class ConnectionManager implements TransportHost {
   readonly registry: ChannelRegistry;
@@ -51,6 +54,8 @@ export class ConnectionManager implements TransportHost {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #healthyTimer: ReturnType<typeof setTimeout> | undefined;
   #authRetried = false;
+  /** `Date.now()` when the active transport opened. */
+  #openedAt = 0;
   #unauthorized = false;
   #gaveUp = false;
   #browserOffline = false;
@@ -171,6 +176,10 @@ export class ConnectionManager implements TransportHost {
 
   // ---- TransportHost ---------------------------------------------------------------------------
 
+  get canRefreshToken(): boolean {
+    return this.#deps.canRefreshToken;
+  }
+
   opened(transport: Transport): void {
     if (this.#closed) return;
     const promoted = transport === this.#prober.transport ? this.#prober.take() : null;
@@ -184,6 +193,7 @@ export class ConnectionManager implements TransportHost {
       this.#failures = 0;
     } else if (transport !== this.#active) return;
     this.#activeOpen = true;
+    this.#openedAt = Date.now();
     this.#gaveUp = false;
     transport.sync();
     const switched = transport.name === 'polling' && this.#index > 0 && this.options.auto;
@@ -218,6 +228,11 @@ export class ConnectionManager implements TransportHost {
     this.#stopProbe();
     this.#log('warn', `${transport.name} failed`, { code: failure.error.code, kind: failure.kind, wasOpen });
     if (failure.kind === 'network' || failure.kind === 'unreachable') this.#failures++;
+    // Credentials that worked for a while and then expired (4401 on an open connection): a fresh
+    // getToken() each time, even when tokens live shorter than healthyAfterMs. A hub that closes
+    // 4401 right after welcome still gets one refresh only.
+    if (failure.kind === 'auth' && wasOpen && Date.now() - this.#openedAt >= EXPIRED_AFTER_MS)
+      this.#authRetried = false;
     const decision = decideAfterFailure(failure, {
       canRefreshToken: this.#deps.canRefreshToken,
       authRetried: this.#authRetried,

@@ -19,7 +19,8 @@ export interface SubscribedLike {
 
 /** A server frame as the client sees it. @internal */
 export type ClientSideFrame =
-  | { type: 'welcome'; clientId: string; protocolVersion: number; heartbeatIntervalMs: number }
+  | { type: 'welcome'; clientId: string; protocolVersion: number; heartbeatIntervalMs: number; expiresAt?: number }
+  | { type: 'refreshed'; id?: string | number; expiresAt?: number }
   | ({ type: 'subscribed' } & SubscribedLike)
   | { type: 'unsubscribed'; channel: string }
   | ({ type: 'publication' } & ClientPublication)
@@ -52,7 +53,14 @@ export function isPublication(p: unknown): p is ClientPublication {
 function valid(o: Obj): boolean {
   switch (o.type) {
     case 'welcome':
-      return isStr(o.clientId) && typeof o.protocolVersion === 'number' && isInt(o.heartbeatIntervalMs);
+      return (
+        isStr(o.clientId) &&
+        typeof o.protocolVersion === 'number' &&
+        isInt(o.heartbeatIntervalMs) &&
+        (o.expiresAt === undefined || typeof o.expiresAt === 'number')
+      );
+    case 'refreshed':
+      return o.expiresAt === undefined || typeof o.expiresAt === 'number';
     case 'subscribed':
       return (
         isStr(o.channel) &&

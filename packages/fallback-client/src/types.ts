@@ -2,6 +2,7 @@
  * Public types of `@taskpulse/fallback-client` (the agreed client contract).
  * @module
  */
+import type { TaskpulseLogger } from '@taskpulse/protocol';
 import type { z } from 'zod';
 
 /** A transport the client can use, best first: `websocket`, `sse`, `polling`. */
@@ -141,17 +142,12 @@ export interface Subscription<T = unknown> {
   unsubscribe(): void;
 }
 
-/** Minimal logger (structurally the protocol's `TaskpulseLogger`). */
-export interface ClientLogger {
-  /** Debug detail. */
-  debug(message: string, fields?: Record<string, unknown>): void;
-  /** Notable events (transport switches). */
-  info(message: string, fields?: Record<string, unknown>): void;
-  /** Problems the client works around. */
-  warn(message: string, fields?: Record<string, unknown>): void;
-  /** Problems it cannot work around. */
-  error(message: string, fields?: Record<string, unknown>): void;
-}
+/**
+ * The client's logger: the protocol's `TaskpulseLogger` (`debug`/`info`/`warn`/`error`, each
+ * `(message, fields?)`), the one logger type every taskpulse package takes. Kept as an alias for
+ * compatibility.
+ */
+export type ClientLogger = TaskpulseLogger;
 
 /** Reconnect backoff: exponential with full jitter (seed 000: 1 s → 2 s → 4 s … capped at 30 s). */
 export interface BackoffOptions {
@@ -362,8 +358,8 @@ export interface ClientOptions {
   withCredentials?: boolean;
   /** Constructors for Node or tests (browsers use their globals). */
   platform?: ClientPlatform;
-  /** Logger (the client never logs to the console). */
-  logger?: ClientLogger;
+  /** Logger: a `TaskpulseLogger` from `@taskpulse/protocol` (`console` fits); the client never logs to the console by itself. */
+  logger?: TaskpulseLogger;
   /** Called with every connection-level and subscription error (besides the subscription's own `onError`). */
   onError?: (error: ClientError) => void;
 }

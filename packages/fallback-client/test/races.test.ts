@@ -46,6 +46,23 @@ describe('races and resources', () => {
       expect(second.errors).toEqual([]);
     });
 
+    it('delivers the current state when a state channel resumes from a saved position (since)', async () => {
+      const hub = await startTestHub(memory());
+      t = hub;
+      await hub.broker.publish('status:saved', 'status', { v: 1 });
+      await hub.broker.publish('status:saved', 'status', { v: 2 });
+      const saved = (await hub.broker.state('status:saved')) as { epoch: string; offset: number };
+      client = createClient({ url: hub.url, token: 'user-u1', transports: transport, polling: { intervalMs: 100 } });
+      const got = new Collector();
+      client.subscribe('status:saved', got.options({ since: { epoch: saved.epoch, offset: saved.offset } }));
+      await waitFor(() => got.states.length === 1, 'the state');
+      expect(got.states[0]).toMatchObject({ latest: { data: { v: 2 }, offset: 2 }, recovered: true });
+      expect(got.subscribed[0]?.recovered).toBe(true);
+      await hub.broker.publish('status:saved', 'status', { v: 3 });
+      await waitFor(() => got.publications.length === 1, 'the next publication');
+      expect(got.publications[0]?.offset).toBe(3);
+    });
+
     it('close() leaves no timer, environment listener or connection behind', async () => {
       const hub = await startTestHub(memory());
       t = hub;

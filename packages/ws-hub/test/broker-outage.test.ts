@@ -2,12 +2,17 @@
  * Issues 9.10 and 9.11: while Redis is down the hub refuses new WebSocket upgrades with 503 (native
  * and dialect paths alike), and tells connected clients when live data stops and when it resumes.
  */
-import { SEED_NAMESPACES } from '@taskpulse/protocol';
+import { type Broker, type BrokerStatus, type LiveFrame, SEED_NAMESPACES } from '@taskpulse/protocol';
 import { createRedisBroker, type RedisBroker } from '@taskpulse/redis-bridge';
 import { type RedisServer, startRedis, uniqueId } from '@taskpulse/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { CLIENT_RECORD_NAMESPACES, processorStatusDialect, taskProgressDialect } from '../src/index';
+import {
+  CLIENT_RECORD_NAMESPACES,
+  createMemoryBroker,
+  processorStatusDialect,
+  taskProgressDialect,
+} from '../src/index';
 import { testAuthenticate } from './fixtures/http-client';
 import { LegacyClient } from './fixtures/legacy-client';
 import { startHub, type TestHub } from './helpers/hub';
@@ -114,4 +119,41 @@ describe('broker outage', () => {
     await legacy.close();
     await panel.close();
   }, 60_000);
+});
+
+describe('a connection opened while the hub believes live data is stopped', () => {
+  it('is told live: false at the next check (a flapping broker), once, then live: true', async () => {
+    // A broker whose status the test sets; checks run by hand. The broker goes down (the hub
+    // notices), flaps up just long enough to admit an upgrade, and is down again at the next
+    // check: the new session must hear that live data is stopped, not assume it flows.
+    const memory = createMemoryBroker({ namespaces: SEED_NAMESPACES });
+    let status: BrokerStatus = 'ready';
+    const flaky = new Proxy(memory, {
+      get: (target, key, receiver) => (key === 'status' ? () => status : Reflect.get(target, key, receiver)),
+    }) as Broker;
+    const h = await startHub({ broker: flaky, brokerCheckIntervalMs: 60_000 });
+    try {
+      const early = await TestClient.connect(h.wsUrl);
+      status = 'down';
+      h.hub.core.checkBroker();
+      await early.waitForFrame((f) => f.type === 'live' && f.available === false, 'live: false (early)', 5_000);
+      status = 'ready'; // a flap: the upgrade is admitted before the next check
+      const late = await TestClient.connect(h.wsUrl);
+      status = 'down';
+      h.hub.core.checkBroker();
+      await late.waitForFrame((f) => f.type === 'live' && f.available === false, 'live: false (late)', 5_000);
+      h.hub.core.checkBroker(); // still down: nobody is told twice
+      status = 'ready';
+      h.hub.core.checkBroker();
+      for (const client of [early, late]) {
+        await client.waitForFrame((f) => f.type === 'live' && f.available === true, 'live: true', 5_000);
+        const told = client.frames.filter((f): f is LiveFrame => f.type === 'live').map((f) => f.available);
+        expect(told).toEqual([false, true]);
+        await client.close();
+      }
+    } finally {
+      await h.close();
+      await memory.close();
+    }
+  });
 });

@@ -60,9 +60,17 @@ export class SubscriptionHandle<T> implements Subscription<T> {
       this.#owner.report(error);
       return null;
     }
+    if (!this.#active) return null;
+    const known = this.#latest;
+    // A publication delivered while the read was in flight is newer: never go back to an older state.
+    if (known !== null && (raw === null || (raw.epoch === known.epoch && raw.offset < known.offset))) {
+      this.#call(() => this.#options.onState?.(known, {}));
+      return known;
+    }
     const value = raw === null ? null : this.#validate(raw);
     if (raw !== null && value === undefined) return null;
-    if (this.#active) this.#call(() => this.#options.onState?.(value ?? null, {}));
+    this.#latest = value ?? null;
+    this.#call(() => this.#options.onState?.(value ?? null, {}));
     return value ?? null;
   }
 

@@ -156,7 +156,11 @@ export class ChannelRegistry {
       // from ours when we resumed from an empty channel's placeholder epoch.)
       entry.answered = true;
       for (const h of entry.handles) h.subscribed(info);
-      if (frame.kind === 'state') for (const h of entry.handles) h.state(entry.latest, { recovered: true });
+      if (frame.kind !== 'state') return;
+      // A recovered answer carries no state: resumed from a saved position (`since`), the client
+      // does not know the value yet, so it reads it rather than reporting null.
+      if (entry.latest === null && entry.offset > 0) void this.#fillState(entry);
+      else for (const h of entry.handles) h.state(entry.latest, { recovered: true });
       return;
     }
     entry.epoch = frame.epoch;
@@ -173,6 +177,28 @@ export class ChannelRegistry {
     } else if (frame.kind === 'state') {
       for (const h of entry.handles) h.state(entry.latest, {});
     }
+  }
+
+  async #fillState(entry: ChannelEntry): Promise<void> {
+    let latest: ClientPublication | null;
+    try {
+      latest = await this.host.readState(entry.channel);
+    } catch (cause) {
+      const c = cause as Partial<ClientError> | null;
+      const error =
+        typeof c?.code === 'string' && typeof c.message === 'string'
+          ? (cause as ClientError)
+          : clientError('network', `reading the state of ${entry.channel} failed`, cause);
+      this.host.report(error);
+      for (const h of entry.handles) h.error(error);
+      return;
+    }
+    if (this.entries.get(entry.channel) !== entry) return;
+    // A publication that arrived meanwhile is newer than (or the same as) what was read.
+    if (entry.latest === null && latest !== null && latest.epoch === entry.epoch && latest.offset === entry.offset) {
+      entry.latest = latest;
+    }
+    for (const h of entry.handles) h.state(entry.latest ?? latest, { recovered: true });
   }
 
   /** One publication: dropped when already seen, else delivered to every handle. */

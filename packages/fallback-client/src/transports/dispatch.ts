@@ -8,11 +8,15 @@ import type { Transport, TransportHost } from './transport';
 
 /** Hooks a streaming transport adds to the shared handling. @internal */
 export interface StreamHooks {
-  welcome(heartbeatIntervalMs: number, protocolVersion: number): void;
+  welcome(heartbeatIntervalMs: number, protocolVersion: number, expiresAt?: number): void;
   /** A `subscribed`/`unsubscribed`/error answer for a channel (the WebSocket tracks its requests). */
   answered?(channel: string, outcome: 'subscribed' | 'unsubscribed' | 'error', code?: string): void;
   /** A connection-level error frame (no channel): the hub is about to close. */
-  connectionError?(code: string, message: string): void;
+  connectionError?(code: string, message: string, id?: string | number): void;
+  /** `refreshed`: the credentials were refreshed in place, valid until `expiresAt`. */
+  refreshed?(expiresAt: number | undefined): void;
+  /** A `live` frame (the hub's broker went down or came back). */
+  live?(available: boolean): void;
 }
 
 /** Applies one server frame. @internal */
@@ -38,9 +42,10 @@ export function dispatchFrame(
       hooks.answered?.(frame.channel, 'unsubscribed');
       break;
     case 'welcome':
-      hooks.welcome(frame.heartbeatIntervalMs, frame.protocolVersion);
+      hooks.welcome(frame.heartbeatIntervalMs, frame.protocolVersion, frame.expiresAt);
       break;
     case 'live':
+      hooks.live?.(frame.available);
       host.live(
         transport,
         frame.available,
@@ -55,10 +60,13 @@ export function dispatchFrame(
         else if (frame.code !== 'already_subscribed' && frame.code !== 'not_subscribed') {
           host.report(clientError(frame.code, frame.message));
         }
-      } else if (hooks.connectionError) hooks.connectionError(frame.code, frame.message);
+      } else if (hooks.connectionError) hooks.connectionError(frame.code, frame.message, frame.id);
       else host.report(clientError(frame.code, frame.message));
       break;
     }
+    case 'refreshed':
+      hooks.refreshed?.(frame.expiresAt);
+      break;
     default:
       break; // pong, published: traffic only
   }

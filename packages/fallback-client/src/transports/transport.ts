@@ -21,6 +21,10 @@ export interface TransportHost {
   readonly registry: ChannelRegistry;
   readonly options: ResolvedOptions;
   readonly platform: ResolvedPlatform;
+  /** True when the application gave `getToken` (a fresh token can be asked for). */
+  readonly canRefreshToken: boolean;
+  /** A fresh token from `getToken()` (shared call), or the last one when it fails. */
+  token(): Promise<string | null>;
   /** The transport works (welcome received, first poll answered). */
   opened(transport: Transport): void;
   /** The transport stopped working; it is dead after this call. */

@@ -4,17 +4,23 @@
  * with the registry, pings when the line is quiet, and reports one failure when it ends.
  * @module
  */
+import { backoffDelayMs } from '../backoff';
 import { classifyClose, classifyStatus, clientError, type TransportFailure } from '../errors';
 import { parseFrame } from '../frame';
 import type { WebSocketLike } from '../types';
+import { CredentialRefresher } from './credential-refresh';
 import { diagnose } from './diagnose';
 import { dispatchFrame, type StreamHooks } from './dispatch';
 import type { Transport, TransportHost } from './transport';
 
-type WireState = 'subscribing' | 'subscribed' | 'unsubscribing';
+/** `waiting`: the hub answered `unavailable`/`rate_limited`/…; resubscribed after a backoff. */
+type WireState = 'subscribing' | 'subscribed' | 'unsubscribing' | 'waiting';
 
 /** The protocol version this client speaks. @internal */
 export const CLIENT_PROTOCOL_VERSION = 1;
+
+/** The `Sec-WebSocket-Protocol` this client offers (the protocol's `WS_SUBPROTOCOL`). @internal */
+export const CLIENT_SUBPROTOCOL = `taskpulse.v${CLIENT_PROTOCOL_VERSION}`;
 
 /** @internal */
 export class WebSocketTransport implements Transport {
@@ -29,19 +35,32 @@ export class WebSocketTransport implements Transport {
   readonly #wire = new Map<string, WireState>();
   #connectTimer: ReturnType<typeof setTimeout> | undefined;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
-  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Per channel: failed subscribe attempts in a row and the timer of the next one. */
+  readonly #retries = new Map<string, { attempts: number; timer: ReturnType<typeof setTimeout> | undefined }>();
   #heartbeatMs = 0;
   #pingOutstanding = false;
   #upgradeStatus: number | null = null;
   /** Created once: nothing is allocated per frame beyond its `JSON.parse`. */
   readonly #hooks: StreamHooks = {
-    welcome: (heartbeatIntervalMs, version) => this.#welcome(heartbeatIntervalMs, version),
+    welcome: (heartbeatIntervalMs, version, expiresAt) => {
+      this.#welcome(heartbeatIntervalMs, version);
+      if (this.#opened) this.#refresher.schedule(expiresAt, this.#token);
+    },
+    refreshed: (expiresAt) => this.#refresher.refreshed(expiresAt),
     answered: (channel, outcome, code) => this.#answered(channel, outcome, code),
-    connectionError: (code, message) => this.#host.report(clientError(code, message)),
+    connectionError: (code, message, id) => {
+      if (!this.#refresher.answered(id, code)) this.#host.report(clientError(code, message));
+    },
+    live: (available) => {
+      if (available) this.#retryWaiting();
+    },
   };
+
+  readonly #refresher: CredentialRefresher;
 
   constructor(host: TransportHost) {
     this.#host = host;
+    this.#refresher = new CredentialRefresher(host, (text) => this.#send(text));
   }
 
   start(token: string | null): void {
@@ -57,7 +76,8 @@ export class WebSocketTransport implements Transport {
     const url = token ? `${this.#host.options.wsUrl}?token=${encodeURIComponent(token)}` : this.#host.options.wsUrl;
     let socket: WebSocketLike;
     try {
-      socket = new Ctor(url);
+      // Offers the protocol version; a hub that does not speak it closes with 4426 (fatal).
+      socket = new Ctor(url, [CLIENT_SUBPROTOCOL]);
     } catch (error) {
       this.#fail({ kind: 'network', error: clientError('network', 'could not create the WebSocket', error) });
       return;
@@ -156,17 +176,49 @@ export class WebSocketTransport implements Transport {
 
   #answered(channel: string, outcome: 'subscribed' | 'unsubscribed' | 'error', code?: string): void {
     const state = this.#wire.get(channel);
-    if (outcome === 'subscribed') this.#wire.set(channel, 'subscribed');
-    else if (outcome === 'unsubscribed') this.#wire.delete(channel);
+    if (outcome === 'subscribed') {
+      this.#wire.set(channel, 'subscribed');
+      this.#clearRetry(channel);
+    } else if (outcome === 'unsubscribed') this.#wire.delete(channel);
     else if (code === 'already_subscribed') this.#wire.set(channel, 'subscribed');
     else if (code === 'not_subscribed') this.#wire.delete(channel);
     else if (state === 'subscribing') {
-      this.#wire.delete(channel);
-      // A refused channel leaves the registry; anything else (broker down…) is retried shortly.
-      clearTimeout(this.#retryTimer);
-      this.#retryTimer = setTimeout(() => this.sync(), 1000);
+      // A refused channel leaves the registry; anything else (broker down, rate limited…) is
+      // retried for this channel only, after a backoff, or at once when live data resumes.
+      this.#wire.set(channel, 'waiting');
+      const retry = this.#retries.get(channel) ?? { attempts: 0, timer: undefined };
+      clearTimeout(retry.timer);
+      retry.attempts++;
+      const backoff = this.#host.options.backoff;
+      // Never sooner than the first backoff step: full jitter may draw 0, which must not loop.
+      const delayMs = Math.max(backoff.initialDelayMs, backoffDelayMs(retry.attempts, backoff));
+      retry.timer = setTimeout(() => this.#resubscribe(channel), delayMs);
+      this.#retries.set(channel, retry);
     }
     this.sync();
+  }
+
+  #resubscribe(channel: string): void {
+    const retry = this.#retries.get(channel);
+    if (retry) {
+      clearTimeout(retry.timer);
+      retry.timer = undefined;
+    }
+    if (this.#wire.get(channel) !== 'waiting') return;
+    this.#wire.delete(channel);
+    this.sync();
+  }
+
+  /** Live data resumed (`{"type":"live","available":true}`): every waiting channel is retried now. */
+  #retryWaiting(): void {
+    for (const [channel, state] of [...this.#wire]) if (state === 'waiting') this.#resubscribe(channel);
+  }
+
+  #clearRetry(channel: string): void {
+    const retry = this.#retries.get(channel);
+    if (!retry) return;
+    clearTimeout(retry.timer);
+    this.#retries.delete(channel);
   }
 
   sync(): void {
@@ -181,6 +233,11 @@ export class WebSocketTransport implements Transport {
       this.#send(`{"type":"subscribe","id":${this.#nextId++},"channel":${JSON.stringify(entry.channel)}${since}}`);
     }
     for (const [channel, state] of this.#wire) {
+      if (state === 'waiting' && !registry.entries.get(channel)) {
+        this.#wire.delete(channel);
+        this.#clearRetry(channel);
+        continue;
+      }
       if (state !== 'subscribed') continue;
       const entry = registry.entries.get(channel);
       if (entry && !entry.refused) continue;
@@ -211,9 +268,11 @@ export class WebSocketTransport implements Transport {
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#refresher.stop();
     clearTimeout(this.#connectTimer);
     clearTimeout(this.#idleTimer);
-    clearTimeout(this.#retryTimer);
+    for (const retry of this.#retries.values()) clearTimeout(retry.timer);
+    this.#retries.clear();
     const socket = this.#socket;
     this.#socket = null;
     if (socket) {

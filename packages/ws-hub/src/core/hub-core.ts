@@ -124,7 +124,7 @@ export class HubCore {
     this.#liveTimer.unref?.();
   }
 
-  /** Whether live data flows: the broker was ready at the last check (see {@link HubCore.checkBroker}). */
+  /** Whether live data flows: the broker was ready at the last check (checked every `brokerCheckIntervalMs`). */
   get live(): boolean {
     return this.#live;
   }
@@ -137,11 +137,16 @@ export class HubCore {
   checkBroker(): void {
     if (this.#closed) return;
     const live = this.broker.status() === 'ready';
-    if (live === this.#live) return;
+    const changed = live !== this.#live;
     this.#live = live;
-    if (live) this.logger.info?.('broker ready again: live data resumes');
-    else this.logger.warn('broker unavailable: live data stopped');
-    for (const session of [...this.#sessions]) session.sendLive(live);
+    if (changed) {
+      if (live) this.logger.info?.('broker ready again: live data resumes');
+      else this.logger.warn('broker unavailable: live data stopped');
+    }
+    // While live data is stopped, every check also reaches sessions opened since the last one (a
+    // connection admitted just before the broker went down would otherwise never hear of it);
+    // `sendLive` sends only what a session has not been told yet.
+    if (changed || !live) for (const session of [...this.#sessions]) session.sendLive(live);
   }
 
   /**

@@ -79,6 +79,8 @@ export class Session implements SubscriptionTarget {
   #tokens: number;
   #tokensAt: number;
   #closed = false;
+  /** The last `live` state told to the client (a new session is live: its welcome implies it). */
+  #liveTold = true;
   readonly #expiry = new ExpiryTimer(() => this.#expire());
   /**
    * Answers not yet sent, in request order (undefined while none waits): every request gets
@@ -412,7 +414,9 @@ export class Session implements SubscriptionTarget {
    * live data stopped, `true` when it is back. Called by the core on broker status changes.
    */
   sendLive(available: boolean): void {
-    if (this.#closed) return;
+    // A session starts live (its welcome implies it); each change is told once.
+    if (this.#closed || this.#liveTold === available) return;
+    this.#liveTold = available;
     const frame: LiveFrame = available
       ? { type: 'live', available: true }
       : {
