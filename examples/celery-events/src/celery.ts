@@ -10,6 +10,19 @@ const APP_DIR = fileURLToPath(new URL('../celery_app/', import.meta.url));
 /** The Python with Celery (Debian's `/usr/bin/python3` with `python3-celery`). */
 export const PYTHON = process.env.CELERY_PYTHON ?? '/usr/bin/python3';
 
+/** Python prologue: die (SIGTERM) with the parent process, then run the rest of the command line. */
+const DIE_WITH_PARENT = [
+  'import ctypes, os, signal, sys',
+  'try:',
+  '    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)',
+  'except Exception:',
+  '    pass',
+  // The parent (its pid is the first argument) may have died before the request was made.
+  'if os.getppid() != int(sys.argv[1]):',
+  '    sys.exit(0)',
+  'os.execv(sys.executable, [sys.executable] + sys.argv[2:])',
+].join('\n');
+
 /** Celery or its Python is missing; the message says what to install. */
 export class CeleryMissingError extends Error {
   constructor(detail: string) {
@@ -60,6 +73,11 @@ export function startWorker(options: {
   const child: ChildProcess = spawn(
     PYTHON,
     [
+      // Dies with this process even when it is killed with SIGKILL (PR_SET_PDEATHSIG): a
+      // detached worker would otherwise outlive a crashed example and double up on restart.
+      '-c',
+      DIE_WITH_PARENT,
+      String(process.pid),
       '-m',
       'celery',
       '-A',
@@ -126,7 +144,7 @@ export interface CelerySender {
 
 /** Starts the sender process. */
 export function startSender(brokerUrl: string): CelerySender {
-  const child = spawn(PYTHON, ['sender.py'], {
+  const child = spawn(PYTHON, ['-c', DIE_WITH_PARENT, String(process.pid), 'sender.py'], {
     cwd: APP_DIR,
     env: environment(brokerUrl),
     stdio: ['pipe', 'pipe', 'pipe'],

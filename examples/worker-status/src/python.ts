@@ -13,6 +13,24 @@ export const SCRIPTS = {
   producer: fileURLToPath(new URL('../producer.py', import.meta.url)),
 } as const;
 
+/**
+ * A Python prologue that makes the script die with the process that started it: it asks Linux
+ * (`prctl(PR_SET_PDEATHSIG, SIGTERM)`, kept across `exec`) to send SIGTERM when the parent dies,
+ * even by SIGKILL, then runs the rest of its command line (after the parent's pid). Without it a hub killed with `kill -9`
+ * leaves its worker publishing, and a restart adds a second one.
+ */
+export const DIE_WITH_PARENT = [
+  'import ctypes, os, signal, sys',
+  'try:',
+  '    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)',
+  'except Exception:',
+  '    pass',
+  // The parent (its pid is the first argument) may have died before the request was made.
+  'if os.getppid() != int(sys.argv[1]):',
+  '    sys.exit(0)',
+  'os.execv(sys.executable, [sys.executable] + sys.argv[2:])',
+].join('\n');
+
 /** Python or python3-redis is missing. */
 export class PythonMissingError extends Error {
   constructor(detail: string) {
@@ -55,7 +73,7 @@ export interface RunPythonOptions {
 
 /** Starts `script` with `args`. */
 export function runPython(script: keyof typeof SCRIPTS, args: string[], options: RunPythonOptions): PythonProcess {
-  const child = spawn(PYTHON, ['-u', SCRIPTS[script], ...args], {
+  const child = spawn(PYTHON, ['-c', DIE_WITH_PARENT, String(process.pid), '-u', SCRIPTS[script], ...args], {
     env: { ...process.env, REDIS_URL: options.redisUrl },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

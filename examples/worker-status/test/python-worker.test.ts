@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { type RedisServer, requirePythonModules, startRedis } from '@taskpulse/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -113,3 +116,66 @@ describe("worker.py: seed 000's worker on Debian's python3 with python3-redis", 
     expect(worker.stderr()).toMatch(/redis unavailable, retrying in 1 s/);
   });
 });
+
+describe('a worker started by the example', () => {
+  it('stops when the process that started it is killed with SIGKILL (no orphan keeps publishing)', async () => {
+    requirePythonModules(['redis']);
+    const redis = await startRedis();
+    const fixture = fileURLToPath(new URL('./fixtures/run-worker-then-wait.ts', import.meta.url));
+    const parent = spawn(process.execPath, ['--conditions=@taskpulse/source', '--import', 'tsx', fixture, redis.url], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const pid = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        parent.stdout?.on('data', (c: Buffer) => {
+          out += c.toString();
+          const line = out.split('\n')[0];
+          if (out.includes('\n') && line) resolve(Number(line));
+        });
+        parent.once('exit', (code) => reject(new Error(`fixture exited early (${code})`)));
+      });
+      const alive = () => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      // The worker runs (it has published its status) before its parent is killed.
+      const probe = new Redis(redis.url);
+      probe.on('error', () => {});
+      try {
+        const published = new Promise<void>((resolve) => probe.once('message', () => resolve()));
+        await probe.subscribe('processor:status:realtime');
+        await published;
+      } finally {
+        probe.disconnect();
+      }
+      expect(alive()).toBe(true);
+      parent.kill('SIGKILL');
+      await expect
+        .poll(alive, { timeout: 15_000, interval: 100 })
+        .toBe(false)
+        .catch((error: unknown) => {
+          throw new Error(`${String(error)}; ${readProcStatus(pid)}`);
+        });
+    } finally {
+      parent.kill('SIGKILL');
+      await redis.stop();
+    }
+  }, 40_000);
+});
+
+/** The state line of /proc/PID/status, for a failure message. */
+function readProcStatus(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .filter((l) => /^(State|PPid)/.test(l))
+      .join(', ');
+  } catch {
+    return 'no /proc entry';
+  }
+}

@@ -2,6 +2,7 @@
  * `createClient`: the registry, the status store and the connection manager, wired together.
  * @module
  */
+import { SubscriptionHandle } from './channels/handle';
 import { ChannelRegistry } from './channels/registry';
 import { ConnectionManager } from './connection-manager';
 import { clientError } from './errors';
@@ -120,9 +121,24 @@ export function createClientWith(
     },
     onStateChange: (listener) => store.listen(listener),
     subscribe<T = unknown>(channel: string, subscribeOptions: SubscribeOptions<T> = {}): Subscription<T> {
-      const handle = registry.subscribe(channel, subscribeOptions);
-      if (closed) queueMicrotask(() => subscribeOptions.onError?.(clientError('closed', 'the client is closed')));
-      return handle;
+      if (closed) {
+        // An inert handle: nothing is registered or sent; its onError gets `closed` (a component
+        // unmounting after close() must not throw).
+        const error = clientError(
+          'closed',
+          `subscribe(${JSON.stringify(channel)}) after close(): the client is closed`,
+        );
+        const handle = new SubscriptionHandle<T>(channel, subscribeOptions, {
+          kind: null,
+          position: null,
+          remove: () => {},
+          refresh: () => Promise.reject(error),
+          report: () => {},
+        });
+        queueMicrotask(() => handle.error(error));
+        return handle;
+      }
+      return registry.subscribe(channel, subscribeOptions);
     },
     retryWebSocket: () => m.retryBest(),
     async close(): Promise<void> {

@@ -253,7 +253,7 @@ export class ConnectionManager implements TransportHost {
       case 'stop':
         this.#gaveUp = true;
         this.#deps.report(failure.error);
-        this.#setStatus({ error: failure.error, pollingIntervalMs: null });
+        this.#setStatus({ error: failure.error, pollingIntervalMs: null, transport: null });
         return;
       case 'fallback':
         this.#index++;

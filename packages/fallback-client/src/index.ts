@@ -9,7 +9,7 @@
 export { backoffDelayMs, DEFAULT_BACKOFF } from './backoff';
 // The client
 export { createClient } from './client';
-export { DEFAULT_POLLING, TRANSPORT_OVERRIDE_PARAM } from './options';
+export { DEFAULT_POLLING, TRANSPORT_OVERRIDE_PARAM, USER_POLLING_INTERVAL_BOUNDS_MS } from './options';
 export { defaultEnvironment } from './platform/environment';
 
 // Types

@@ -7,7 +7,7 @@ import { DEFAULT_BACKOFF, type ResolvedBackoff } from './backoff';
 import type { ClientLogger, ClientOptions, PollingOptions, TransportName } from './types';
 
 /** The defaults of {@link PollingOptions}. */
-export const DEFAULT_POLLING: Readonly<Required<PollingOptions>> = Object.freeze({
+export const DEFAULT_POLLING: Readonly<Required<Omit<PollingOptions, 'userIntervalMs'>>> = Object.freeze({
   intervalMs: 5000,
   intervals: {},
   idleBackoffFactor: 1.5,
@@ -16,6 +16,17 @@ export const DEFAULT_POLLING: Readonly<Required<PollingOptions>> = Object.freeze
   hiddenMultiplier: 2,
   waitMs: 0,
   limit: 100,
+});
+
+/** Bounds of a user-chosen polling interval (`polling.userIntervalMs`), in ms: 3 s to 30 s. */
+export const USER_POLLING_INTERVAL_BOUNDS_MS: Readonly<{
+  /** Shortest user-chosen interval (ms). */
+  min: number;
+  /** Longest user-chosen interval (ms). */
+  max: number;
+}> = Object.freeze({
+  min: 3000,
+  max: 30_000,
 });
 
 /** Name of the page query parameter that overrides the transports (for support staff). */
@@ -36,7 +47,7 @@ export interface ResolvedOptions {
   failuresBeforeFallback: number;
   probeIntervalMs: number;
   backoff: ResolvedBackoff;
-  polling: Required<PollingOptions>;
+  polling: Required<Omit<PollingOptions, 'userIntervalMs'>>;
   withCredentials: boolean;
   logger: ClientLogger | undefined;
 }
@@ -106,8 +117,13 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
   positive(backoff.multiplier, 1, 'backoff.multiplier', 1);
   positive(backoff.healthyAfterMs, 0, 'backoff.healthyAfterMs');
   positive(backoff.maxAttempts, 1, 'backoff.maxAttempts', 1);
-  const polling: Required<PollingOptions> = { ...DEFAULT_POLLING, ...options.polling };
+  const { userIntervalMs, ...pollingOptions } = options.polling ?? {};
+  const polling: Required<Omit<PollingOptions, 'userIntervalMs'>> = { ...DEFAULT_POLLING, ...pollingOptions };
   positive(polling.intervalMs, 0, 'polling.intervalMs', 10);
+  if (userIntervalMs !== undefined) {
+    const { min, max } = USER_POLLING_INTERVAL_BOUNDS_MS;
+    polling.intervalMs = Math.min(max, Math.max(min, positive(userIntervalMs, 0, 'polling.userIntervalMs')));
+  }
   positive(polling.maxIntervalMs, 0, 'polling.maxIntervalMs', 10);
   positive(polling.idleBackoffFactor, 1, 'polling.idleBackoffFactor', 1);
   positive(polling.hiddenMultiplier, 1, 'polling.hiddenMultiplier', 1);

@@ -187,10 +187,17 @@ export interface BackoffOptions {
 /** Polling options (seed 004). */
 export interface PollingOptions {
   /**
-   * Base interval in ms for channels without their own; clamped to 3 000–30 000 (seed 004's slider).
+   * Base interval in ms for channels without their own (the developer's setting: at least 10 ms,
+   * not clamped; see `userIntervalMs` for the end user's choice).
    * @default 5000
    */
   intervalMs?: number;
+  /**
+   * The interval the end user chose (seed 004's slider), in ms: replaces `intervalMs` as the base
+   * interval, clamped to {@link USER_POLLING_INTERVAL_BOUNDS_MS} (3 000–30 000) so a user can
+   * neither hammer the server nor stall the page. Per-channel `intervals` still win.
+   */
+  userIntervalMs?: number;
   /**
    * Intervals in ms per channel or per namespace (a channel's own entry wins), e.g.
    * `{ monitoring: 5000, capacity: 30_000 }`.

@@ -3,13 +3,16 @@
  * backoff (never a storm) and at once when the hub says live data is back; `refresh()` never
  * goes back to an older state; the subprotocol, 4426 and JWT expiry; the small API rules.
  */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { type Broker, TaskpulseError, WS_SUBPROTOCOL } from '@taskpulse/protocol';
 import { createJwtAuthenticator, createMemoryBroker } from '@taskpulse/ws-hub';
 import { SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket as NodeWebSocket } from 'ws';
-import type { TaskpulseClient } from '../src/index';
+import type { ClientEnvironment, EnvironmentListener, TaskpulseClient } from '../src/index';
 import { createClient } from '../src/node';
+import { resolveOptions } from '../src/options';
 import { CLIENT_SUBPROTOCOL } from '../src/transports/websocket';
 import type { WebSocketConstructor } from '../src/types';
 import { Collector, waitFor } from './helpers/collector';
@@ -233,5 +236,116 @@ describe('review follow-ups', () => {
     expect(t.hits.websocket).toBe(1);
     expect(got.subscribed).toHaveLength(1);
     expect(c.state.status).toBe('connected');
+  });
+
+  it('the @taskpulse/source condition gives Node code the Node entry (SSE without injection)', async () => {
+    t = await startTestHub(createMemoryBroker({ namespaces: CLIENT_TEST_NAMESPACES }));
+    await t.broker.publish('status:source', 'status', { up: true });
+    const packageDir = join(import.meta.dirname, '..');
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@taskpulse/source', '--import', 'tsx', join(packageDir, 'test/fixtures/source-client.ts'), t.url],
+      { cwd: packageDir, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect({ code, out, err }).toMatchObject({ code: 0 });
+    expect(out).toContain('entry node\n');
+    expect(out).toContain('state {"up":true}\n');
+  });
+
+  it('clamps the user-chosen polling interval to 3–30 s', () => {
+    const interval = (userIntervalMs: number) =>
+      resolveOptions({ url: 'http://127.0.0.1:1', polling: { userIntervalMs } }).polling.intervalMs;
+    expect(interval(500)).toBe(3000);
+    expect(interval(12_000)).toBe(12_000);
+    expect(interval(600_000)).toBe(30_000);
+    expect(() => interval(Number.NaN)).toThrow(/polling.userIntervalMs/);
+    // The developer's own intervalMs is not clamped (tests, dashboards on a LAN).
+    expect(resolveOptions({ url: 'http://127.0.0.1:1', polling: { intervalMs: 40 } }).polling.intervalMs).toBe(40);
+  });
+
+  it('a long poll honours the hidden page: slowed (no held request) while hidden, at once when visible', async () => {
+    t = await startTestHub(createMemoryBroker({ namespaces: CLIENT_TEST_NAMESPACES }));
+    const hub = t;
+    let listener: EnvironmentListener | undefined;
+    let hidden = false;
+    const environment: ClientEnvironment = {
+      isHidden: () => hidden,
+      isOnline: () => true,
+      listen: (l) => {
+        listener = l;
+        return () => {
+          listener = undefined;
+        };
+      },
+    };
+    const c = createClient({
+      url: hub.url,
+      token: 'user-u1',
+      transports: 'polling',
+      polling: { intervalMs: 3000, waitMs: 20_000, whenHidden: 'slow', hiddenMultiplier: 2 },
+      platform: { environment },
+    });
+    clients.push(c);
+    const got = new Collector();
+    c.subscribe('task:lp', got.options());
+    await waitFor(() => c.state.status === 'connected', 'polling');
+    await hub.broker.publish('task:lp', 'progress', { i: 1 });
+    await waitFor(() => got.publications.length === 1, 'the first publication (long poll)');
+    expect(c.state.pollingIntervalMs).toBe(0); // long-polling
+    hidden = true;
+    listener?.visibility(true);
+    expect(c.state.pollingIntervalMs).toBeGreaterThanOrEqual(6000);
+    await hub.broker.publish('task:lp', 'progress', { i: 2 });
+    await new Promise((r) => setTimeout(r, 800));
+    // Before: the long poll held open kept a hidden page at full speed (delivered at once).
+    expect(got.publications).toHaveLength(1);
+    hidden = false;
+    listener?.visibility(false);
+    await waitFor(() => got.publications.length === 2, 'the publication at once when visible');
+    expect(got.offsets()).toEqual([1, 2]);
+  });
+
+  it('subscribe() after close() returns an inert handle whose onError gets `closed`', async () => {
+    t = await startTestHub(createMemoryBroker({ namespaces: CLIENT_TEST_NAMESPACES }));
+    const c = createClient({ url: t.url, token: 'user-u1', transports: 'websocket' });
+    await waitFor(() => c.state.status === 'connected', 'connected');
+    await c.close();
+    const got = new Collector();
+    const sub = c.subscribe('task:late', got.options());
+    await waitFor(() => got.errors.length === 1, 'the closed error');
+    expect(got.errors[0]?.code).toBe('closed');
+    expect(sub.kind).toBeNull();
+    expect(await sub.refresh()).toBeNull();
+    expect(got.errors.map((e) => e.code)).toEqual(['closed', 'closed']);
+    sub.unsubscribe();
+    expect(c.state.status).toBe('closed');
+    expect(t.hub.stats().total_clients).toBe(0);
+  });
+
+  it('since on an already-subscribed channel is ignored: the shared position wins (documented)', async () => {
+    t = await startTestHub(createMemoryBroker({ namespaces: CLIENT_TEST_NAMESPACES }));
+    const c = createClient({ url: t.url, token: 'user-u1', transports: 'websocket' });
+    clients.push(c);
+    const first = new Collector();
+    c.subscribe('task:shared', first.options());
+    await waitFor(() => first.subscribed.length === 1, 'subscribed');
+    await t.broker.publish('task:shared', 'progress', { i: 1 });
+    await waitFor(() => first.publications.length === 1, 'the first publication');
+    const second = new Collector();
+    const sub = c.subscribe('task:shared', second.options({ since: { epoch: 'other', offset: 0 } }));
+    await t.broker.publish('task:shared', 'progress', { i: 2 });
+    await waitFor(() => second.publications.length === 1, 'the next publication');
+    expect(second.offsets()).toEqual([2]);
+    expect(sub.position?.offset).toBe(2);
+    expect(first.offsets()).toEqual([1, 2]);
   });
 });

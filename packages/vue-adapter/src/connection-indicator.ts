@@ -6,6 +6,7 @@
 import type { TaskpulseClient, TransportName } from '@taskpulse/fallback-client';
 import {
   computed,
+  createTextVNode,
   type DefineSetupFnComponent,
   defineComponent,
   h,
@@ -181,7 +182,8 @@ export const ConnectionIndicator: ConnectionIndicatorComponent = defineComponent
       if (props.showAge !== false && age !== null)
         nodes.push(h('span', { class: 'taskpulse-indicator__age' }, l.updatedAgo(age)));
       if (canRetry.value) nodes.push(button('taskpulse-indicator__retry', l.retryWebSocket, retry));
-      return nodes;
+      // A space between the parts, so the indicator reads well without any stylesheet.
+      return nodes.flatMap((node, i) => (i === 0 ? [node] : [createTextVNode(' '), node]));
     };
 
     const renderNotice = (): VNode => {

@@ -120,6 +120,9 @@ describe('ConnectionIndicator', () => {
     await waitUntil(() => root().attributes('data-mode') === 'realtime' && wrapper.find('b').text() === '1', 'live');
     expect(root().classes()).toContain('taskpulse-indicator--realtime');
     expect(wrapper.find('.taskpulse-indicator__label').text()).toBe('Realtime (WebSocket)');
+    // Readable without a stylesheet: the parts are separated by a space.
+    await waitUntil(() => root().find('.taskpulse-indicator__age').exists(), 'the age');
+    expect(root().element.textContent?.trim()).toMatch(/^Realtime \(WebSocket\) updated \d+ s ago/);
     expect(wrapper.find('.taskpulse-indicator__retry').exists()).toBe(false);
     expect(wrapper.find('.taskpulse-indicator__notice').exists()).toBe(false);
 

@@ -16,10 +16,10 @@ interface Slot {
 /** @internal */
 export class PollSchedule {
   readonly #slots = new Map<string, Slot>();
-  readonly #options: Required<PollingOptions>;
+  readonly #options: Required<Omit<PollingOptions, 'userIntervalMs'>>;
   hidden = false;
 
-  constructor(options: Required<PollingOptions>) {
+  constructor(options: Required<Omit<PollingOptions, 'userIntervalMs'>>) {
     this.#options = options;
   }
 

@@ -59,7 +59,7 @@ export class PollingTransport implements Transport {
   sync(): void {
     if (this.#stopped) return;
     const inflight = this.#inflight;
-    if (inflight && this.#host.options.polling.waitMs > 0 && this.#host.registry.wantedKey() !== this.#inflightKey) {
+    if (inflight && this.#longPolling() && this.#host.registry.wantedKey() !== this.#inflightKey) {
       // A long poll is waiting for the old channel set: a new channel must not wait up to `waitMs`
       // for its first answer. Abandon it and ask again for the new set.
       this.#inflight = null;
@@ -70,10 +70,26 @@ export class PollingTransport implements Transport {
     this.#tick();
   }
 
+  /**
+   * Long-polling (`waitMs > 0`) only while visible (or with `whenHidden: 'none'`): a hidden page
+   * polls at the slowed interval of its schedule (`slow`), or not at all (`pause`).
+   */
+  #longPolling(): boolean {
+    const polling = this.#host.options.polling;
+    return polling.waitMs > 0 && !(this.#schedule.hidden && polling.whenHidden !== 'none');
+  }
+
   setHidden(hidden: boolean): void {
     if (this.#stopped || this.#schedule.hidden === hidden) return;
+    const wasLong = this.#longPolling();
     this.#schedule.hidden = hidden;
     if (!this.#started) return; // before start(): only remember it
+    const inflight = this.#inflight;
+    if (inflight && wasLong && !this.#longPolling()) {
+      // A long poll held open by the hub would keep a hidden page polling: abandon it.
+      this.#inflight = null;
+      inflight.abort();
+    }
     if (!hidden) this.#schedule.dueNow(Date.now()); // catch up at once when visible
     this.#report();
     clearTimeout(this.#timer);
@@ -81,7 +97,7 @@ export class PollingTransport implements Transport {
   }
 
   #report(): void {
-    const long = this.#host.options.polling.waitMs > 0;
+    const long = this.#longPolling();
     this.#host.pollingInterval(this, this.#schedule.paused ? null : long ? 0 : this.#schedule.intervalMs());
   }
 
@@ -99,7 +115,7 @@ export class PollingTransport implements Transport {
       this.#timer = setTimeout(() => this.#tick(), this.#holdUntil - now);
       return;
     }
-    const channels = this.#host.options.polling.waitMs > 0 ? wanted : this.#schedule.due(now);
+    const channels = this.#longPolling() ? wanted : this.#schedule.due(now);
     if (channels.length > 0) {
       void this.#poll(channels);
       return;
@@ -122,7 +138,8 @@ export class PollingTransport implements Transport {
     const cursor = encodeCursor(sent);
     if (cursor) params.set('since', cursor);
     params.set('limit', String(options.polling.limit));
-    if (options.polling.waitMs > 0) params.set('wait', String(options.polling.waitMs));
+    const waitMs = this.#longPolling() ? options.polling.waitMs : 0;
+    if (waitMs > 0) params.set('wait', String(waitMs));
     const url = `${options.httpBase}/poll?${params}`;
     const headers: Record<string, string> = {};
     // A channel without a position needs its first answer (state, position) whatever the ETag
@@ -136,7 +153,7 @@ export class PollingTransport implements Transport {
     let response: Response;
     let body: unknown;
     // A request nobody answers (a black-holing proxy) must not leave the poller waiting forever.
-    const timeoutMs = options.connectTimeoutMs + options.polling.waitMs;
+    const timeoutMs = options.connectTimeoutMs + waitMs;
     let timedOut = false;
     clearTimeout(this.#requestTimer);
     this.#requestTimer = setTimeout(() => {
@@ -149,7 +166,7 @@ export class PollingTransport implements Transport {
         // Too many channels for a URL (the hub refuses URLs over 8 KiB): the same poll as a POST body.
         const positions: Record<string, ChannelPosition | null> = {};
         for (const [c, p] of sent) positions[c] = p;
-        const wait = options.polling.waitMs;
+        const wait = waitMs;
         init.method = 'POST';
         (init.headers as Record<string, string>)['content-type'] = 'application/json';
         init.body = JSON.stringify({

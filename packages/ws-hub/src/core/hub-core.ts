@@ -84,6 +84,8 @@ export class HubCore {
   readonly verifyToken: HubCoreOptions['verifyToken'];
   readonly #generateId: () => string;
   readonly #sessions = new Set<Session>();
+  /** Whether the broker was ever ready (the first `ready` is not a recovery). */
+  #wasLive = false;
   readonly #perUser = new Map<string, number>();
   /** @internal the operations dashboard's hooks, installed by `createHub({ dashboard })` */
   ops: OpsHooks | undefined;
@@ -116,6 +118,7 @@ export class HubCore {
       },
     });
     this.#live = this.broker.status() === 'ready';
+    this.#wasLive = this.#live;
     const every = options.brokerCheckIntervalMs ?? 250;
     if (!Number.isSafeInteger(every) || every <= 0) {
       throw new TypeError('createHub: brokerCheckIntervalMs must be a positive integer number of milliseconds');
@@ -140,7 +143,8 @@ export class HubCore {
     const changed = live !== this.#live;
     this.#live = live;
     if (changed) {
-      if (live) this.logger.info?.('broker ready again: live data resumes');
+      if (live) this.logger.info?.(this.#wasLive ? 'broker ready again: live data resumes' : 'broker ready');
+      if (live) this.#wasLive = true;
       else this.logger.warn('broker unavailable: live data stopped');
     }
     // While live data is stopped, every check also reaches sessions opened since the last one (a
