@@ -197,8 +197,13 @@ describe('examples/test-queue-rooms (real Redis, BullMQ workers, socket.io-clien
     // The room the seed's code joins: test-progress-stress_123.
     await rooms.hub.core.publish('system-alerts', 'system:alert', { message: 'not joined' });
     await rooms.tests.produceSeedTest({ stepMs: 80, steps: 3 });
+    // The history update follows the completion: wait for both before reading the log.
     await page.waitForFunction(
-      () => document.querySelector('#log li[data-event="test:completed"]') !== null,
+      () =>
+        document.querySelector('#log li[data-event="test:completed"]') !== null &&
+        Array.from(document.querySelectorAll('#log li')).some((li) =>
+          li.textContent?.includes('"test-history-updates"'),
+        ),
       undefined,
       {
         timeout: 30_000,
