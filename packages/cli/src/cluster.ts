@@ -6,7 +6,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { TaskpulseLogger } from '@taskpulse/protocol';
-import { type HubProcess, startHubProcess } from './compose/start-hub';
+import { closeWithin, type HubProcess, startHubProcess } from './compose/start-hub';
 import type { HubSettings } from './config/resolve';
 
 /** Messages between the primary and its workers. */
@@ -138,12 +138,7 @@ export async function runWorker(settings: HubSettings, logger: TaskpulseLogger):
       if (stopping) return;
       stopping = true;
       logger.info('worker stopping', { reason });
-      const force = setTimeout(() => resolve(1), 10_000);
-      force.unref();
-      void hubProcess.close().then(() => {
-        clearTimeout(force);
-        resolve(0);
-      });
+      void closeWithin(hubProcess, 10_000).then(resolve);
     };
     process.on('message', (message: PrimaryMessage) => {
       if (message?.type === 'taskpulse:shutdown') stop('shutdown');

@@ -7,7 +7,7 @@ import cluster from 'node:cluster';
 import { createRequire } from 'node:module';
 import { HELP, parseCommandLine, UsageError } from './args';
 import { runPrimary, runWorker } from './cluster';
-import { ListenError, startHubProcess } from './compose/start-hub';
+import { closeWithin, ListenError, startHubProcess } from './compose/start-hub';
 import { ConfigError, loadConfigFile } from './config/load';
 import { type HubSettings, resolveSettings } from './config/resolve';
 import { createJsonLogger } from './logger';
@@ -143,13 +143,7 @@ export async function runCli(
       if (stopping) return;
       stopping = true;
       logger.info('stopping', { signal });
-      // A hub that cannot close in time must still let the process end.
-      const force = setTimeout(() => resolve(1), 10_000);
-      force.unref();
-      void hubProcess.close().then(() => {
-        clearTimeout(force);
-        resolve(0);
-      });
+      void closeWithin(hubProcess, 10_000).then(resolve);
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);

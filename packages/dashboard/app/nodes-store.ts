@@ -176,6 +176,8 @@ export function createNodesStore(): NodesStore {
       const xs = [...new Set(perNode.flatMap((m) => [...m.keys()]))].sort((a, b) => a - b);
       const series = perNode.map((m) => xs.map((x) => m.get(x) ?? null));
       const carry = nodeIds.map(() => ({ value: 0, at: Number.NEGATIVE_INFINITY }));
+      // How long a node's last value carries over (two of its intervals), in seconds.
+      const carryS = nodeIds.map((id) => (2 * (nodes.value.get(id)?.figures.intervalMs ?? 1000)) / 1000);
       const total = xs.map((x, i) => {
         let sum = 0;
         series.forEach((ys, n) => {
@@ -185,8 +187,7 @@ export function createNodesStore(): NodesStore {
             c.value = own;
             c.at = x;
           }
-          const intervalS = (nodes.value.get(nodeIds[n] as string)?.figures.intervalMs ?? 1000) / 1000;
-          if (x - c.at <= 2 * intervalS) sum = aggregate === 'max' ? Math.max(sum, c.value) : sum + c.value;
+          if (x - c.at <= (carryS[n] as number)) sum = aggregate === 'max' ? Math.max(sum, c.value) : sum + c.value;
         });
         return Math.round(sum * 100) / 100;
       });

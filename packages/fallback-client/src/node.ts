@@ -43,7 +43,10 @@ export async function nodePlatform(options: ClientOptions): Promise<ResolvedPlat
  * ```ts
  * import { createClient } from '@taskpulse/fallback-client';
  * const client = createClient({ url: 'http://127.0.0.1:3000', token });
- * client.subscribe('processor:status', { onState: (s) => console.log(s?.data) });
+ * client.subscribe('processor:status', {
+ *   onState: (latest) => render(latest?.data),
+ *   onPublication: (publication) => render(publication.data),
+ * });
  * ```
  */
 export function createClient(options: ClientOptions): TaskpulseClient {

@@ -164,7 +164,11 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
     for (;;) {
       const from: StreamPosition = position;
       const readSeq = seq;
-      const page = await deps.read({ mode: 'since', since: from, limit: deps.batchSize });
+      // Live messages awaiting verification were parsed on arrival: their stored copies (the same
+      // text) are not parsed again.
+      const known = new Map<string, Publication>();
+      if (deps.verify) for (const item of buffer) known.set(item.text, item.publication);
+      const page = await deps.read({ mode: 'since', since: from, limit: deps.batchSize, known });
       if (closed || position !== from) return; // closed, or moved on meanwhile: read again
       // A channel without history keeps only its latest publication: it continues the position
       // when it is the very next one.

@@ -26,7 +26,7 @@ import {
   openConnection,
   type RedisConnectionOptions,
 } from './connection';
-import { channelKeys, newEpochCandidate } from './keys';
+import { channelKeys } from './keys';
 import { loadScript, runScript } from './lua';
 
 /** Options of {@link createHistoryReader}. */
@@ -70,7 +70,20 @@ export interface RawRead {
 export type ReadRequest =
   | { mode: 'head' }
   | { mode: 'latest'; limit: number }
-  | { mode: 'since'; since: StreamPosition; limit: number };
+  | {
+      mode: 'since';
+      since: StreamPosition;
+      limit: number;
+      /**
+       * Publications already parsed from these exact texts (live messages awaiting verification):
+       * a stored entry with the same text reuses the parse instead of parsing it again.
+       */
+      known?: ReadonlyMap<string, Publication>;
+    };
+
+// Texts this short are within parsePublication's default size limit (at most 3 UTF-8 bytes per
+// UTF-16 unit), so reusing another parse of the same text cannot accept what it would refuse.
+const MAX_REUSED_TEXT_LENGTH = Math.floor((16 * 1024 * 1024) / 3);
 
 /** Reads from an open connection, shared with the subscriber and the broker. @internal */
 export function readerOn(
@@ -80,9 +93,15 @@ export function readerOn(
 ): (channel: string, request: ReadRequest) => Promise<RawRead> {
   const script = loadScript('read');
 
-  const parseEntry = (channel: string, id: string, text: string): RawEntry => {
+  const parseEntry = (
+    channel: string,
+    id: string,
+    text: string,
+    known?: ReadonlyMap<string, Publication>,
+  ): RawEntry => {
     const offset = id === 'latest' ? Number.NaN : Number(id.split('-')[0]);
-    const parsed = parsePublication(text);
+    const reused = text.length <= MAX_REUSED_TEXT_LENGTH ? known?.get(text) : undefined;
+    const parsed = reused ? { ok: true as const, value: reused } : parsePublication(text);
     if (parsed.ok && parsed.value.channel === channel && (Number.isNaN(offset) || parsed.value.offset === offset)) {
       return { offset: parsed.value.offset, publication: parsed.value, text };
     }
@@ -96,7 +115,7 @@ export function readerOn(
     const keys = channelKeys(connection.prefix, channel);
     const limit = request.mode === 'head' ? 0 : request.limit;
     const args: Array<string | number> = [
-      newEpochCandidate(),
+      '', // unused since reads create nothing: no epoch candidate is drawn per read
       ns.historyTtlMs,
       request.mode,
       limit,
@@ -110,13 +129,14 @@ export function readerOn(
     if (!Array.isArray(reply) || reply.length < 4 || !Array.isArray(reply[2]) || !Array.isArray(reply[3])) {
       throw new TaskpulseError('internal', 'unexpected reply from the read script');
     }
+    const known = request.mode === 'since' ? request.known : undefined;
     const flat = reply[2] as unknown[];
     const entries: RawEntry[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2)
-      entries.push(parseEntry(channel, String(flat[i]), String(flat[i + 1])));
+      entries.push(parseEntry(channel, String(flat[i]), String(flat[i + 1]), known));
     const newestPair = reply[3] as unknown[];
     const newestEntry =
-      newestPair.length >= 2 ? parseEntry(channel, String(newestPair[0]), String(newestPair[1])) : null;
+      newestPair.length >= 2 ? parseEntry(channel, String(newestPair[0]), String(newestPair[1]), known) : null;
     return {
       epoch: String(reply[0]),
       offset: Number(reply[1]),

@@ -11,6 +11,7 @@ import type {
 } from '@taskpulse/fallback-client';
 import { type ComputedRef, computed, type MaybeRefOrGetter, type ShallowRef, shallowRef } from 'vue';
 import { resolveClient } from './internal/resolve-client';
+import { subscriptionStatus } from './internal/subscription-status';
 import { watchChannel } from './internal/watch-channel';
 
 /** Options of {@link useChannelEvents}. */
@@ -79,14 +80,9 @@ export function useChannelEvents<T = unknown>(
   const newestFirst = options.order === 'newest-first';
   const client = resolveClient('useChannelEvents', options.client);
   const events = shallowRef<readonly ClientPublication<T>[]>([]);
-  const ready = shallowRef(false);
-  const error = shallowRef<ClientError | null>(null);
-  const recovered = shallowRef<boolean | null>(null);
+  const status = subscriptionStatus(options);
+  const { ready, error, recovered } = status;
 
-  const fail = (problem: ClientError) => {
-    error.value = problem;
-    options.onError?.(problem);
-  };
   const push = (publication: ClientPublication<T>) => {
     if (options.filter && !options.filter(publication)) return;
     const list = events.value;
@@ -99,40 +95,25 @@ export function useChannelEvents<T = unknown>(
   watchChannel<T>(client, channel, {
     reset() {
       events.value = [];
-      ready.value = false;
-      error.value = null;
-      recovered.value = null;
+      status.reset();
     },
-    fail,
+    fail: status.fail,
     open(c, name, isCurrent) {
-      let subscribedOnce = false;
+      const callbacks = status.follow(isCurrent);
       const subscription = c.subscribe<T>(name, {
         ...(options.schema ? { schema: options.schema } : {}),
         onPublication(publication) {
           if (isCurrent()) push(publication);
         },
-        onSubscribed(info) {
-          if (!isCurrent()) return;
-          if (subscribedOnce && info.recovered !== undefined) recovered.value = info.recovered;
-          subscribedOnce = true;
-          ready.value = true;
-          if (error.value !== null && error.value.code !== 'bad_data') error.value = null;
-        },
+        onSubscribed: callbacks.onSubscribed,
         onRecoveryFailed(info) {
           if (!isCurrent()) return;
           recovered.value = false;
           options.onRecoveryFailed?.(info);
         },
-        onError(problem) {
-          if (isCurrent()) fail(problem);
-        },
+        onError: callbacks.onError,
       });
-      // A channel another component already follows is answered: no onSubscribed may come.
-      if (subscription.kind !== null) {
-        subscribedOnce = true;
-        ready.value = true;
-      }
-      return subscription;
+      return callbacks.opened(subscription);
     },
   });
 

@@ -7,6 +7,7 @@ import { type ComputedRef, computed, type MaybeRefOrGetter, type ShallowRef, sha
 import { toClientError } from './internal/errors';
 import { isNotOlder } from './internal/order';
 import { resolveClient } from './internal/resolve-client';
+import { subscriptionStatus } from './internal/subscription-status';
 import { watchChannel } from './internal/watch-channel';
 
 /** Options of {@link useChannelState}. */
@@ -60,14 +61,9 @@ export function useChannelState<T = unknown>(
   const client = resolveClient('useChannelState', options.client);
   const publication = shallowRef<ClientPublication<T> | null>(null);
   const data = shallowRef<T | null>(null);
-  const ready = shallowRef(false);
-  const error = shallowRef<ClientError | null>(null);
-  const recovered = shallowRef<boolean | null>(null);
+  const status = subscriptionStatus(options);
+  const { ready, error, recovered, fail } = status;
 
-  const fail = (problem: ClientError) => {
-    error.value = problem;
-    options.onError?.(problem);
-  };
   const apply = (latest: ClientPublication<T> | null) => {
     publication.value = latest;
     data.value = latest === null ? null : latest.data;
@@ -76,13 +72,11 @@ export function useChannelState<T = unknown>(
   const watched = watchChannel<T>(client, channel, {
     reset() {
       apply(null);
-      ready.value = false;
-      error.value = null;
-      recovered.value = null;
+      status.reset();
     },
     fail,
     open(c, name, isCurrent) {
-      let subscribedOnce = false;
+      const callbacks = status.follow(isCurrent);
       const subscription = c.subscribe<T>(name, {
         ...(options.schema ? { schema: options.schema } : {}),
         onState(latest, info) {
@@ -102,28 +96,15 @@ export function useChannelState<T = unknown>(
           if (isNotOlder(next, publication.value)) apply(next);
           if (error.value?.code === 'bad_data') error.value = null;
         },
-        onSubscribed(info) {
-          if (!isCurrent()) return;
-          if (subscribedOnce && info.recovered !== undefined) recovered.value = info.recovered;
-          subscribedOnce = true;
-          ready.value = true;
-          if (error.value !== null && error.value.code !== 'bad_data') error.value = null;
-        },
+        onSubscribed: callbacks.onSubscribed,
         onRecoveryFailed(info) {
           if (!isCurrent()) return;
           recovered.value = false;
           if (info.state !== null) apply(info.state);
         },
-        onError(problem) {
-          if (isCurrent()) fail(problem);
-        },
+        onError: callbacks.onError,
       });
-      // A channel another component already follows is answered: no onSubscribed may come.
-      if (subscription.kind !== null) {
-        subscribedOnce = true;
-        ready.value = true;
-      }
-      return subscription;
+      return callbacks.opened(subscription);
     },
   });
 

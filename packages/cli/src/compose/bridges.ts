@@ -5,7 +5,7 @@
  */
 import { type TaskpulseLogger, workerStatusSchema } from '@taskpulse/protocol';
 import { type BridgeRunner, type BridgeSchema, createJsonBridge } from '@taskpulse/redis-bridge';
-import type { HubSettings } from '../config/resolve';
+import type { HubSettings, RedisSettings } from '../config/resolve';
 import type { BridgeConfig } from '../config/schema';
 
 const anyJson: BridgeSchema<unknown> = { safeParse: (input) => ({ success: true, data: input }) };
@@ -23,18 +23,29 @@ export interface RunningBridge {
   runner: BridgeRunner;
 }
 
+/**
+ * The connection and namespace options the broker and every bridge share, so both read the same
+ * keys with the same namespace table. @internal
+ */
+export function redisFields(settings: HubSettings, redis: RedisSettings) {
+  return {
+    redis: redis.url,
+    ...(redis.prefix ? { prefix: redis.prefix } : {}),
+    ...(redis.commandTimeoutMs ? { commandTimeoutMs: redis.commandTimeoutMs } : {}),
+    namespaces: settings.namespaces,
+    allowUnknownNamespaces: settings.allowUnknownNamespaces,
+    ...(settings.namespaceDefaults ? { namespaceDefaults: settings.namespaceDefaults } : {}),
+  };
+}
+
 /** Starts every configured bridge (Redis is required; the settings check ensures it). */
 export function startBridges(settings: HubSettings, logger: TaskpulseLogger): RunningBridge[] {
   const redis = settings.redis;
   if (!redis || settings.bridges.length === 0) return [];
+  const shared = redisFields(settings, redis);
   return settings.bridges.map((config) => {
     const runner = createJsonBridge<unknown>({
-      redis: redis.url,
-      ...(redis.prefix ? { prefix: redis.prefix } : {}),
-      ...(redis.commandTimeoutMs ? { commandTimeoutMs: redis.commandTimeoutMs } : {}),
-      namespaces: settings.namespaces,
-      allowUnknownNamespaces: settings.allowUnknownNamespaces,
-      ...(settings.namespaceDefaults ? { namespaceDefaults: settings.namespaceDefaults } : {}),
+      ...shared,
       sourceChannel: config.sourceChannel,
       targetChannel: config.targetChannel,
       event: config.event ?? 'message',

@@ -10,7 +10,7 @@ import type { TaskpulseLogger } from '@taskpulse/protocol';
 import { createRedisBroker, type RedisBroker } from '@taskpulse/redis-bridge';
 import { type AuthenticateFn, createHub, createJwtAuthenticator, type Hub } from '@taskpulse/ws-hub';
 import type { HubSettings } from '../config/resolve';
-import { type RunningBridge, startBridges } from './bridges';
+import { type RunningBridge, redisFields, startBridges } from './bridges';
 import { buildDialects } from './dialects';
 import { createStaticHandler } from './static-files';
 
@@ -70,15 +70,7 @@ export async function startHubProcess(settings: HubSettings, options: StartHubPr
   };
   // The logger gets the broker's connection events (Redis `error` events included) and the
   // failures that have no caller to reject (invalid pub/sub messages, failed recovery).
-  const broker = settings.redis
-    ? createRedisBroker({
-        redis: settings.redis.url,
-        ...(settings.redis.prefix ? { prefix: settings.redis.prefix } : {}),
-        ...(settings.redis.commandTimeoutMs ? { commandTimeoutMs: settings.redis.commandTimeoutMs } : {}),
-        ...namespaceFields,
-        logger,
-      })
-    : undefined;
+  const broker = settings.redis ? createRedisBroker({ ...redisFields(settings, settings.redis), logger }) : undefined;
 
   const built = buildDialects(settings);
   const jwt: AuthenticateFn | undefined = settings.jwt ? createJwtAuthenticator(settings.jwt) : undefined;
@@ -149,4 +141,20 @@ export async function startHubProcess(settings: HubSettings, options: StartHubPr
       return closing;
     },
   };
+}
+
+/**
+ * Closes a hub process for a graceful stop. Resolves with the exit code: 0 once closed, 1 when it
+ * has not closed within `timeoutMs` (a hub that cannot close in time must still let the process
+ * end). @internal
+ */
+export function closeWithin(hubProcess: HubProcess, timeoutMs: number): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const force = setTimeout(() => resolve(1), timeoutMs);
+    force.unref();
+    void hubProcess.close().then(() => {
+      clearTimeout(force);
+      resolve(0);
+    });
+  });
 }

@@ -139,6 +139,7 @@ export class HubCore {
    */
   checkBroker(): void {
     if (this.#closed) return;
+    this.ops?.onBrokerCheck();
     const live = this.broker.status() === 'ready';
     const changed = live !== this.#live;
     this.#live = live;

@@ -129,6 +129,13 @@ export class Session implements SubscriptionTarget {
     return out;
   }
 
+  /** The last delivered position of one subscribed channel (undefined: not subscribed, or still being set up). */
+  positionOf(channel: string): StreamPosition | undefined {
+    for (const sub of this.#subs)
+      if (sub instanceof ChannelSubscription && sub.channel === channel) return sub.position;
+    return undefined;
+  }
+
   /** The welcome frame to send first. */
   welcomeFrame(): string {
     return JSON.stringify({
@@ -322,10 +329,8 @@ export class Session implements SubscriptionTarget {
       // waits for its outcome: `unsubscribed` after a `subscribed`, `not_subscribed` after an error.
       const reply = this.#reserve();
       afterPending(sub, (error) => {
-        if (error === null) {
-          const frame: UnsubscribedFrame = { type: 'unsubscribed', channel, ...(id !== undefined ? { id } : {}) };
-          this.#settle(reply, JSON.stringify(frame), frame);
-        } else {
+        if (error === null) this.#settle(reply, ...unsubscribedFrame(channel, id));
+        else {
           this.#settle(reply, ...this.#errorFrame('not_subscribed', `not subscribed to ${channel}`, id, channel));
         }
       });
@@ -347,8 +352,7 @@ export class Session implements SubscriptionTarget {
   }
 
   #sendUnsubscribed(channel: string, id: RequestId): void {
-    const frame: UnsubscribedFrame = { type: 'unsubscribed', channel, ...(id !== undefined ? { id } : {}) };
-    this.#answer(JSON.stringify(frame), frame);
+    this.#answer(...unsubscribedFrame(channel, id));
   }
 
   /** Sends an answer now, or queues it behind answers still being prepared. */
@@ -561,6 +565,12 @@ export class Session implements SubscriptionTarget {
 
 // Shared by every session without subscriptions; replaced (never written to) on the first one.
 const NO_SUBSCRIPTIONS: Array<ChannelSubscription | PendingSubscription> = [];
+
+/** An `unsubscribed` answer, as text and frame. */
+function unsubscribedFrame(channel: string, id: RequestId): [string, UnsubscribedFrame] {
+  const frame: UnsubscribedFrame = { type: 'unsubscribed', channel, ...(id !== undefined ? { id } : {}) };
+  return [JSON.stringify(frame), frame];
+}
 
 /** Runs `wake` with the outcome of a pending subscribe once it is known. */
 function afterPending(pending: PendingSubscription, wake: (failure: TaskpulseError | null) => void): void {

@@ -218,7 +218,7 @@ function openConnection(context: CodecContext, session: Session, settings: Conne
         return;
       }
     }
-    position ??= session.positions()[tasksChannel] ?? null;
+    position ??= session.positionOf(tasksChannel) ?? null;
     await save();
   })().catch((error) => core.logger.warn('celery-tasks: opening failed', { error: String(error) }));
 

@@ -237,7 +237,7 @@ function openConnection(
   const subscribeTask = async (taskId: string, since?: StreamPosition) => {
     const channel = channels.task(taskId);
     if (!(await session.subscribe(channel, since))) return false;
-    tasks.set(taskId, session.positions()[channel] ?? null);
+    tasks.set(taskId, session.positionOf(channel) ?? null);
     return true;
   };
 

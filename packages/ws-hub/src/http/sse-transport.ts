@@ -5,7 +5,7 @@
  * @module
  */
 import type { ServerResponse } from 'node:http';
-import type { ChannelKind, ServerFrame } from '@taskpulse/protocol';
+import { type ChannelKind, MessagePriority, type ServerFrame } from '@taskpulse/protocol';
 import type { HubCore } from '../core/hub-core';
 import { batchFrame, type SerializedPublication } from '../core/serialized';
 import type { Session, SessionTransport } from '../core/session';
@@ -43,6 +43,8 @@ export class SseTransport implements SessionTransport {
   readonly #options: SseTransportOptions;
   /** Positions in stream order (what the client has once it read the last written event). */
   readonly #positions = new Map<string, [string, number]>();
+  /** The `id:` line of `#positions`, built once per change (null: to build): not once per event. */
+  #idLine: string | null = null;
   #pending: SerializedPublication[] = [];
   #flushScheduled = false;
   #queue: Queued[] = [];
@@ -88,6 +90,7 @@ export class SseTransport implements SessionTransport {
    */
   seedPositions(positions: ReadonlyMap<string, { epoch: string; offset: number }>): void {
     for (const [channel, p] of positions) this.#positions.set(channel, [p.epoch, p.offset]);
+    this.#idLine = null;
   }
 
   /** Whether the stream has ended. */
@@ -110,10 +113,11 @@ export class SseTransport implements SessionTransport {
       // The session's position, not the frame's: after a recovered subscribe the frame carries the
       // channel's top while the client is still at the requested position until the missed
       // publications that follow are written.
-      const p = this.session?.positions()[frame.channel] ?? { epoch: frame.epoch, offset: frame.offset };
+      const p = this.session?.positionOf(frame.channel) ?? { epoch: frame.epoch, offset: frame.offset };
       this.#positions.set(frame.channel, [p.epoch, p.offset]);
+      this.#idLine = null;
     } else if (frame?.type === 'unsubscribed') {
-      this.#positions.delete(frame.channel);
+      if (this.#positions.delete(frame.channel)) this.#idLine = null;
     }
     this.#emit(this.#event(text));
   }
@@ -126,7 +130,7 @@ export class SseTransport implements SessionTransport {
       this.#flushPending();
       this.#apply(publication);
       // Seed 003's critical publications (priority 1) are never conflated.
-      const conflate = kind === 'state' && publication.pub.priority !== 1;
+      const conflate = kind === 'state' && publication.pub.priority !== MessagePriority.CRITICAL;
       this.#emit(this.#event(publication.frame), conflate ? publication.pub.channel : undefined);
       return;
     }
@@ -159,13 +163,14 @@ export class SseTransport implements SessionTransport {
 
   #apply(p: SerializedPublication): void {
     this.#positions.set(p.pub.channel, [p.pub.epoch, p.pub.offset]);
+    this.#idLine = null;
   }
 
   #event(data: string): string {
     // JSON text never contains a raw newline, so one `data:` line carries the whole frame.
-    return this.#positions.size > 0
-      ? `id: ${encodeCompactCursor(this.#positions)}\ndata: ${data}\n\n`
-      : `data: ${data}\n\n`;
+    if (this.#positions.size === 0) return `data: ${data}\n\n`;
+    this.#idLine ??= `id: ${encodeCompactCursor(this.#positions)}\n`;
+    return `${this.#idLine}data: ${data}\n\n`;
   }
 
   #emit(text: string, conflateKey?: string): void {

@@ -57,6 +57,10 @@ export function createDashboard(core: HubCore, options: ResolvedDashboardOptions
   core.ops = {
     principalFor: (request) => credential.principalFor(request),
     onFanout: (publication, listeners) => collector.onFanout(publication, listeners),
+    // Outages are counted on the core's own broker checks: no second timer polls the broker.
+    onBrokerCheck: () => {
+      collector.watchBroker();
+    },
   };
   const publisher = startFiguresPublisher(core, collector, options);
   const route = createDashboardRoute({

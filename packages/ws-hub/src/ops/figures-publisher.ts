@@ -14,12 +14,9 @@ export interface FiguresPublisher {
   latest(): NodeFigures | null;
   /** Takes figures now (used by the dashboard's local read before the first tick). */
   sampleNow(): Promise<NodeFigures>;
-  /** Stops the timers and announces `node.stopped` (bounded wait). */
+  /** Stops the timer and announces `node.stopped` (bounded wait). */
   close(): Promise<void>;
 }
-
-/** How often the broker's status is sampled between two figures, in ms (short outages count too). */
-const BROKER_WATCH_MS = 250;
 
 /**
  * Starts publishing. Figures that cannot be published (the broker is down) are kept as
@@ -70,9 +67,7 @@ export function startFiguresPublisher(
   };
 
   const figuresTimer = setInterval(run, options.intervalMs);
-  const brokerTimer = setInterval(() => collector.watchBroker(), BROKER_WATCH_MS);
   figuresTimer.unref();
-  brokerTimer.unref();
   // The first figures at once, so a dashboard opened right after start has something to show.
   queueMicrotask(run);
 
@@ -88,7 +83,6 @@ export function startFiguresPublisher(
       if (closed) return;
       closed = true;
       clearInterval(figuresTimer);
-      clearInterval(brokerTimer);
       if (running) await running;
       collector.close();
       if (core.broker.status() !== 'ready') return;

@@ -20,6 +20,8 @@ export interface OpsHooks {
   principalFor(request: IncomingMessage): Principal | null;
   /** Called once per publication fanned out on this node, with its number of local listeners. */
   onFanout(publication: Publication, listeners: number): void;
+  /** Called on every broker status check of the core (every `brokerCheckIntervalMs`). */
+  onBrokerCheck(): void;
 }
 
 /**

@@ -3,7 +3,7 @@
  * subscriptions, publications are emitted as `socket.emit(event, envelope)`.
  * @module
  */
-import type { ChannelKind, ErrorCode, ServerFrame, TaskpulseLogger } from '@taskpulse/protocol';
+import type { ChannelKind, ErrorCode, ServerFrame, TaskpulseLogger, TestQueueEnvelope } from '@taskpulse/protocol';
 import { CloseCode, TaskpulseError } from '@taskpulse/protocol';
 import type { SerializedPublication } from '../core/serialized';
 import type { Session, SessionTransport } from '../core/session';
@@ -49,6 +49,25 @@ interface Pending {
 
 /** Socket.IO events that `socket.emit` refuses (reserved by Socket.IO). */
 const RESERVED = new Set(['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener']);
+
+/** The last envelope built, with what it was built from. */
+let lastEnvelope:
+  | { publication: SerializedPublication; channelToRoom: (channel: string) => string; envelope: TestQueueEnvelope }
+  | undefined;
+
+/**
+ * A publication's envelope. A fan-out delivers one publication to every socket in a row: it is
+ * built once per publication, not once per socket.
+ */
+function envelopeOf(publication: SerializedPublication, channelToRoom: (channel: string) => string): TestQueueEnvelope {
+  const last = lastEnvelope;
+  if (last !== undefined && last.publication === publication && last.channelToRoom === channelToRoom) {
+    return last.envelope;
+  }
+  const envelope = toSeedEnvelope(publication.pub, channelToRoom);
+  lastEnvelope = { publication, channelToRoom, envelope };
+  return envelope;
+}
 
 /** @internal A Socket.IO socket bound to a hub session. */
 export class SocketIoConnection implements SessionTransport {
@@ -165,7 +184,7 @@ export class SocketIoConnection implements SessionTransport {
       });
       return;
     }
-    this.#socket.emit(pub.event, toSeedEnvelope(pub, this.#channelToRoom));
+    this.#socket.emit(pub.event, envelopeOf(publication, this.#channelToRoom));
     // Socket.IO buffers without a bound for a client that does not read: cut it instead.
     const buffered = this.#unflushed;
     if (buffered > this.#maxBufferedPackets) {
