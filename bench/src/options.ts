@@ -11,8 +11,8 @@ export type Layout = 'one' | 'many';
 export type Load = number | 'max';
 
 /** The scenarios of a run. */
-export type Scenario = 'fanout' | 'recovery' | 'http' | 'size';
-const SCENARIOS: readonly Scenario[] = ['fanout', 'recovery', 'http', 'size'];
+export type Scenario = 'fanout' | 'recovery' | 'http' | 'workers' | 'size';
+const SCENARIOS: readonly Scenario[] = ['fanout', 'recovery', 'http', 'workers', 'size'];
 
 /** Everything a run needs to know. */
 export interface BenchOptions {
@@ -34,6 +34,8 @@ export interface BenchOptions {
   heartbeatIntervalMs: number;
   recovery: { enabled: boolean; clients: number; publications: number; liveRate: number; timeoutMs: number };
   http: { enabled: boolean; clients: number; ssePath: string; pollPath: string; pollIntervalMs: number };
+  /** `taskpulse-hub --workers 1` vs `--workers 2`: clients (on one channel) and offered loads. */
+  workers: { enabled: boolean; clients: number; loads: Load[] };
   /** Write V8 CPU profiles of the servers to bench/results/profiles. */
   profile: boolean;
   /** Print the tables of a saved run (a bench/results/*.json file) instead of running. */
@@ -43,23 +45,28 @@ export interface BenchOptions {
 
 const HELP = `npm run bench [-- options]
 
-  (default)          full run: N = 1000,5000,10000 × one/many channels × 10k/50k/max, 3 repetitions (< ~15 min)
-  --quick            small N (200, 1000), 1 repetition (< 2 min)
-  --smoke            N = 20 for ~5 s; exit 0 only if every server delivered (for CI)
-  --scenarios fanout,recovery,http,size   which scenarios run (default: all; size = browser bundles, seconds)
+  (default)          full run: N = 1000,5000,10000 × one/many channels × 10k/50k/max × 4 variants,
+                     2 repetitions, + recovery 1000×1000, SSE/WS/polling, --workers 1 vs 2 (< ~20 min)
+  --quick            small N (200, 1000), 1 repetition, smaller recovery/HTTP/workers (< ~4 min)
+  --smoke            N = 20, every scenario but recovery, ~1 min; exit 0 only if every server and
+                     scenario delivered (for CI)
+  --scenarios fanout,recovery,http,workers,size   which scenarios run (default: all; size = browser
+                     bundles, seconds)
   --sizes 1000,5000  connection counts
   --layouts one,many all clients on one channel / --clients-per-channel clients per channel
   --loads 10000,max  offered deliveries/s, or max (closed loop)
-  --variants ws,socketio,taskpulse
-  --reps 3           repetitions (variants interleaved, order rotated per repetition)
+  --variants ws,socketio,taskpulse,taskpulse-unverified   (taskpulse-unverified: verifyLiveMessages off)
+  --reps 2           repetitions (variants interleaved, order rotated per repetition)
   --measure-ms 3000  measured window per load (after --warmup-ms)
   --loadgens 2       load-generator processes
   --no-recovery      skip the recovery scenario
   --recovery-clients 1000 --recovery-publications 1000   its size
   --no-http          skip the SSE/polling scenario
   --sse-path /taskpulse/sse --poll-path /taskpulse/poll   hub HTTP endpoints for the SSE/polling scenario
+  --no-workers       skip taskpulse-hub --workers 1 vs 2
+  --workers-clients 5000   its clients (one channel); its loads are 10k/s and max
   --profile          write V8 CPU profiles of the server processes to bench/results/profiles
-  --report FILE      print the tables of a saved run (bench/results/*.json) again
+  --report FILE      print the tables (and the Goals table) of a saved run (bench/results/*.json) again
 `;
 
 function list(value: string | undefined): string[] | undefined {
@@ -92,6 +99,8 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
       'recovery-clients': { type: 'string' },
       'recovery-publications': { type: 'string' },
       'no-http': { type: 'boolean' },
+      'no-workers': { type: 'boolean' },
+      'workers-clients': { type: 'string' },
       'sse-path': { type: 'string' },
       'poll-path': { type: 'string' },
       profile: { type: 'boolean' },
@@ -111,7 +120,8 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
     layouts: mode === 'smoke' ? ['one'] : ['one', 'many'],
     loads: mode === 'smoke' ? [2000] : [10_000, 50_000, 'max'],
     variants: [...VARIANTS],
-    reps: mode === 'full' ? 3 : 1,
+    // 2 repetitions × 4 variants keep the full run near 15 min on 2 cores (3 took ~20 min)
+    reps: mode === 'full' ? 2 : 1,
     warmupMs: mode === 'full' ? 400 : 250,
     measureMs: mode === 'full' ? 2000 : mode === 'quick' ? 1000 : 800,
     loadgens: 2,
@@ -127,11 +137,18 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
       timeoutMs: mode === 'full' ? 60_000 : 30_000,
     },
     http: {
-      enabled: mode !== 'smoke',
-      clients: mode === 'full' ? 1000 : 200,
+      enabled: true,
+      clients: mode === 'full' ? 1000 : mode === 'quick' ? 200 : 20,
       ssePath: '/taskpulse/sse',
       pollPath: '/taskpulse/poll',
-      pollIntervalMs: 1000,
+      // Four polls a second per client: enough requests per window that the fixed cost of a
+      // process (timers, GC, the Redis subscriber) does not dominate the per-request figure.
+      pollIntervalMs: 250,
+    },
+    workers: {
+      enabled: true,
+      clients: mode === 'full' ? 5000 : mode === 'quick' ? 1000 : 20,
+      loads: mode === 'smoke' ? [2000] : [10_000, 'max'],
     },
     profile: false,
     report: null,
@@ -159,6 +176,8 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
   opts.recovery.publications = num(values['recovery-publications'], opts.recovery.publications);
   if (values['no-http'] || !opts.scenarios.includes('http')) opts.http.enabled = false;
   if (values['sse-path']) opts.http.ssePath = values['sse-path'];
+  if (values['no-workers'] || !opts.scenarios.includes('workers')) opts.workers.enabled = false;
+  opts.workers.clients = num(values['workers-clients'], opts.workers.clients);
   if (values['poll-path']) opts.http.pollPath = values['poll-path'];
   validate(opts);
   return opts;

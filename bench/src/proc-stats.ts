@@ -50,6 +50,36 @@ export function processCpuUs(pid: number): number {
   }
 }
 
+/**
+ * Every descendant of a process (children, their children, …), read from `/proc/PID/stat` of
+ * every process: `taskpulse-hub --workers N` is a primary and N forked workers.
+ */
+export function descendantPids(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // after "(comm)": state is field 3, ppid field 4
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(entry));
+      children.set(ppid, list);
+    } catch {
+      // the process ended between readdir and read
+    }
+  }
+  const out: number[] = [];
+  const queue = [pid];
+  for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      queue.push(c);
+    }
+  }
+  return out;
+}
+
 /** Resident set size of a process, bytes, or NaN. */
 export function processRssBytes(pid: number): number {
   try {

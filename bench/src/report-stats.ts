@@ -42,18 +42,24 @@ export function table(header: string[], rows: string[][]): string {
  */
 export const MIN_N_FOR_MEMORY = 1000;
 
-export const NAMES: Record<VariantName, string> = { ws: 'bare ws', socketio: 'Socket.IO', taskpulse: 'taskpulse' };
+export const NAMES: Record<VariantName, string> = {
+  ws: 'bare ws',
+  socketio: 'Socket.IO',
+  taskpulse: 'taskpulse',
+  'taskpulse-unverified': 'taskpulse (unverified)',
+};
 
-/** Per-repetition ratios taskpulse ÷ peer of a metric. */
+/** Per-repetition ratios `subject` (default taskpulse) ÷ peer of a metric. */
 export function ratios(
   all: CycleResult[],
   layout: Layout,
   n: number,
   peer: VariantName,
   pick: (c: CycleResult) => number,
+  subject: VariantName = 'taskpulse',
 ): number[] {
   const out: number[] = [];
-  for (const tp of all.filter((c) => c.variant === 'taskpulse' && c.layout === layout && c.n === n && !c.error)) {
+  for (const tp of all.filter((c) => c.variant === subject && c.layout === layout && c.n === n && !c.error)) {
     const other = all.find(
       (c) => c.variant === peer && c.layout === layout && c.n === n && c.rep === tp.rep && !c.error,
     );

@@ -3,12 +3,14 @@
  * `npm run bench -- --report bench/results/<file>.json` prints the tables of a saved run again.
  */
 import { readFileSync } from 'node:fs';
+import { goalsReport } from './goals';
 import { describeMachine, type MachineInfo } from './machine';
 import type { BenchOptions } from './options';
-import { fanoutTables, goalsTable } from './report';
+import { fanoutTables } from './report';
 import type { CycleResult } from './scenarios/fanout';
 import { type HttpResult, httpTables } from './scenarios/http-fallbacks';
 import { type RecoveryResult, recoveryTable } from './scenarios/recovery';
+import { type WorkersResult, workersTable } from './scenarios/workers';
 import type { VariantName } from './servers/types';
 
 /** Everything a run measured, as written to bench/results/*.json. */
@@ -24,6 +26,8 @@ export interface SavedRun {
   cycles: CycleResult[];
   recoveries: RecoveryResult[];
   http: HttpResult[];
+  /** `taskpulse-hub --workers 1` and `2` (absent in runs made before it existed). */
+  workers: WorkersResult[];
 }
 
 /** The Markdown report of a run. */
@@ -35,10 +39,11 @@ export function renderRun(run: SavedRun): string {
   ];
   if (run.taskpulseUnavailable) out.push(`taskpulse: not available: ${run.taskpulseUnavailable}`);
   if (run.cycles.length > 0) for (const layout of opts.layouts) out.push(fanoutTables(run.cycles, layout, opts));
-  const goals = goalsTable(run.cycles, opts);
-  if (goals) out.push(goals);
   if (run.recoveries.length) out.push(recoveryTable(run.recoveries));
   if (run.http.some((r) => !r.unavailable)) out.push(httpTables(run.http));
+  if (run.workers.length) out.push(workersTable(run.workers, run.machine.nproc));
+  // last, so it is what a run ends with
+  out.push(goalsReport({ ...run, options: opts }));
   return `${out.join('\n\n')}\n`;
 }
 
@@ -48,5 +53,7 @@ export function readRun(file: string): SavedRun {
   run.variants ??= [...new Set(run.cycles.map((c) => c.variant))];
   run.recoveries ??= [];
   run.http ??= [];
+  run.workers ??= [];
+  run.options.workers ??= { enabled: false, clients: 0, loads: [] };
   return run;
 }

@@ -19,8 +19,9 @@ import type { RunContext } from './scenarios/context';
 import { type CycleResult, runFanoutCycle } from './scenarios/fanout';
 import { type HttpResult, runHttpScenario } from './scenarios/http-fallbacks';
 import { type RecoveryResult, runRecovery } from './scenarios/recovery';
+import { runWorkers, type WorkersResult } from './scenarios/workers';
 import { loadTaskpulse } from './servers/taskpulse-server';
-import type { VariantName } from './servers/types';
+import { isTaskpulse, type VariantName } from './servers/types';
 import { renderSizes, runSizeBench } from './size';
 import { killAllChildrenSync, planFdLimit, spawnChild } from './spawn';
 
@@ -29,8 +30,8 @@ const BENCH_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
  * Time budgets: past the soft one no new cycle starts (the tables show what was measured); past
  * the hard one everything is killed, whatever it was doing.
  */
-const SOFT_DEADLINE_MS = { full: 20 * 60_000, quick: 3 * 60_000, smoke: 60_000 } as const;
-const HARD_DEADLINE_MS = { full: 26 * 60_000, quick: 6 * 60_000, smoke: 2 * 60_000 } as const;
+const SOFT_DEADLINE_MS = { full: 19 * 60_000, quick: 3 * 60_000, smoke: 60_000 } as const;
+const HARD_DEADLINE_MS = { full: 26 * 60_000, quick: 6 * 60_000, smoke: 3 * 60_000 } as const;
 
 let redis: RedisServer | null = null;
 
@@ -54,6 +55,49 @@ async function redisPid(server: RedisServer): Promise<number> {
 
 function fmtK(x: number): string {
   return Number.isFinite(x) ? `${(x / 1000).toFixed(1)}k` : '—';
+}
+
+function httpLine(r: HttpResult): string {
+  if (r.error) return `failed: ${r.error}`;
+  const us = (x: number | undefined) => (x ?? Number.NaN).toFixed(1);
+  return (
+    `SSE ${us(r.sse?.cpuUsPerDelivery)} µs/d, WebSocket ${us(r.ws?.cpuUsPerDelivery)} µs/d; ` +
+    `polling ${us(r.polling?.cpuUsPerRequest)} µs/request, bare node:http ${us(r.pollPeer?.cpuUsPerRequest)} µs/request`
+  );
+}
+
+/** Why a smoke run fails: a variant or a scenario that delivered nothing. */
+function smokeFailures(run: SavedRun): string[] {
+  const out: string[] = [];
+  if (run.taskpulseUnavailable) out.push(`taskpulse not available: ${run.taskpulseUnavailable}`);
+  if (run.options.scenarios.includes('fanout') && run.cycles.length === 0) out.push('no fan-out cycle ran');
+  const bad = run.cycles.filter((c) => c.error || c.loads.some((l) => l.deliveries === 0));
+  if (bad.length) out.push(`no deliveries from ${bad.map((c) => c.variant).join(', ')}`);
+  for (const v of run.options.variants) {
+    if (run.options.scenarios.includes('fanout') && !run.cycles.some((c) => c.variant === v))
+      out.push(`${v} did not run`);
+  }
+  if (run.options.http.enabled) {
+    const r = run.http[0];
+    if (!r) out.push('the HTTP scenario did not run');
+    else if (r.unavailable) out.push(`HTTP scenario not available: ${r.unavailable}`);
+    else {
+      if (r.error) out.push(`HTTP scenario failed: ${r.error}`);
+      if (!(r.sse?.deliveriesPerSec ?? 0)) out.push('SSE delivered nothing');
+      if (!(r.ws?.deliveriesPerSec ?? 0)) out.push('WebSocket (HTTP scenario) delivered nothing');
+      if (!(r.polling?.requestsPerSec ?? 0)) out.push('polling the hub answered nothing');
+      if (!(r.pollPeer?.requestsPerSec ?? 0)) out.push('polling the bare node:http peer answered nothing');
+    }
+  }
+  if (run.options.workers.enabled) {
+    if (run.workers.length === 0) out.push('the workers scenario did not run');
+    for (const w of run.workers) {
+      if (w.cycle.error || w.cycle.loads.length === 0 || w.cycle.loads.some((l) => l.deliveries === 0)) {
+        out.push(`taskpulse-hub --workers ${w.workers} delivered nothing${w.cycle.error ? `: ${w.cycle.error}` : ''}`);
+      }
+    }
+  }
+  return out;
 }
 
 function cycleLine(c: CycleResult): string {
@@ -97,7 +141,12 @@ async function main(): Promise<number> {
   process.once('SIGINT', () => emergencyStop('interrupted', 130));
   process.once('SIGTERM', () => emergencyStop('terminated', 143));
 
-  const biggest = Math.max(...opts.sizes, opts.recovery.enabled ? opts.recovery.clients : 0, opts.http.clients);
+  const biggest = Math.max(
+    ...opts.sizes,
+    opts.recovery.enabled ? opts.recovery.clients : 0,
+    opts.http.clients,
+    opts.workers.enabled ? opts.workers.clients : 0,
+  );
   const fd = planFdLimit(biggest + 512);
   const machine = machineInfo(fd.limits);
   const startedAt = new Date();
@@ -110,7 +159,9 @@ async function main(): Promise<number> {
   );
 
   let taskpulseUnavailable: string | null = null;
-  if (opts.variants.includes('taskpulse')) {
+  const wantsTaskpulse =
+    opts.variants.some(isTaskpulse) || opts.recovery.enabled || opts.http.enabled || opts.workers.enabled;
+  if (wantsTaskpulse) {
     try {
       await loadTaskpulse();
     } catch (err) {
@@ -118,7 +169,7 @@ async function main(): Promise<number> {
       log(`taskpulse: not available: ${taskpulseUnavailable} — measuring the peers only`);
     }
   }
-  const variants: VariantName[] = opts.variants.filter((v) => v !== 'taskpulse' || !taskpulseUnavailable);
+  const variants: VariantName[] = opts.variants.filter((v) => !isTaskpulse(v) || !taskpulseUnavailable);
 
   redis = await startRedis({ args: ['--client-output-buffer-limit', 'pubsub', '256mb', '64mb', '60'] });
   const profileDir = join(opts.outDir, 'profiles');
@@ -145,6 +196,7 @@ async function main(): Promise<number> {
   const cycles: CycleResult[] = [];
   const recoveries: RecoveryResult[] = [];
   const httpResults: HttpResult[] = [];
+  const workers: WorkersResult[] = [];
   reps: for (let rep = 1; rep <= opts.reps; rep++) {
     const shift = (rep - 1) % variants.length;
     const order = [...variants.slice(shift), ...variants.slice(0, shift)];
@@ -166,7 +218,7 @@ async function main(): Promise<number> {
         }
       }
     }
-    if (opts.recovery.enabled && variants.includes('taskpulse') && timeLeft()) {
+    if (opts.recovery.enabled && !taskpulseUnavailable && timeLeft()) {
       const r = await runRecovery(ctx, rep);
       recoveries.push(r);
       log(
@@ -174,16 +226,29 @@ async function main(): Promise<number> {
       );
     }
   }
-  if (opts.recovery.enabled && !variants.includes('taskpulse')) {
-    log(`recovery: not available: ${taskpulseUnavailable ?? 'taskpulse not selected'} (only taskpulse can resume)`);
+  if (opts.recovery.enabled && taskpulseUnavailable) {
+    log(`recovery: not available: ${taskpulseUnavailable} (only taskpulse can resume)`);
   }
+  // SSE/WebSocket/polling and the workers run once, whatever the time budget left: they are goals
   if (opts.http.enabled) {
-    if (variants.includes('taskpulse')) {
+    if (!taskpulseUnavailable) {
+      const t0 = performance.now();
       const r = await runHttpScenario(ctx);
       httpResults.push(r);
       if (r.unavailable) log(`SSE/polling: not available: ${r.unavailable}`);
+      else log(`http: ${httpLine(r)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     } else {
-      log(`SSE/polling: not available: ${taskpulseUnavailable ?? 'taskpulse not selected'}`);
+      log(`SSE/polling: not available: ${taskpulseUnavailable}`);
+    }
+  }
+  if (opts.workers.enabled) {
+    if (!taskpulseUnavailable) {
+      const t0 = performance.now();
+      workers.push(...(await runWorkers(ctx, 1)));
+      for (const w of workers) log(`workers ${w.workers}: N=${w.cycle.n} ${cycleLine(w.cycle)}`);
+      log(`(workers: ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    } else {
+      log(`workers: not available: ${taskpulseUnavailable}`);
     }
   }
 
@@ -201,6 +266,7 @@ async function main(): Promise<number> {
     cycles,
     recoveries,
     http: httpResults,
+    workers,
   };
   log(`\n${renderRun(saved)}`);
   mkdirSync(opts.outDir, { recursive: true });
@@ -209,11 +275,10 @@ async function main(): Promise<number> {
   log(`raw results: ${file}`);
 
   if (opts.mode === 'smoke') {
-    const bad = cycles.filter((c) => c.error || c.loads.some((l) => l.deliveries === 0));
-    if (taskpulseUnavailable) log(`smoke: FAIL — taskpulse not available: ${taskpulseUnavailable}`);
-    if (bad.length) log(`smoke: FAIL — no deliveries from ${bad.map((c) => c.variant).join(', ')}`);
-    if (taskpulseUnavailable || bad.length || cycles.length === 0) return 1;
-    log('smoke: ok — every server delivered');
+    const failures = smokeFailures(saved);
+    for (const f of failures) log(`smoke: FAIL — ${f}`);
+    if (failures.length) return 1;
+    log('smoke: ok — every server and scenario delivered');
   }
   return 0;
 }

@@ -9,13 +9,16 @@
  * `/bin/sh -c 'ulimit -n X && exec node …'` so the limit is raised for it alone; when the hard
  * limit is too low, we fail with what to change.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ChildHandle } from './ipc';
+import { descendantPids } from './proc-stats';
 
 const SRC_DIR = dirname(fileURLToPath(import.meta.url));
 const live = new Set<ChildHandle>();
+/** Commands without IPC (taskpulse-hub): killed with their descendants on exit. */
+const liveCommands = new Set<ChildProcess>();
 
 /** The shell's view of the fd limits (the numbers `ulimit -Sn` / `ulimit -Hn` print). */
 export interface FdLimits {
@@ -96,8 +99,46 @@ export function spawnChild(options: SpawnChildOptions): ChildHandle {
   return handle;
 }
 
+/**
+ * Starts a Node command without IPC (e.g. `taskpulse-hub` from its TypeScript source), with the
+ * same source condition, tsx and fd limit as the benchmark children; stdout and stderr are piped.
+ * It and its descendants are killed when the orchestrator exits ({@link killTree}).
+ */
+export function spawnCommand(entry: string, args: string[], fd: FdPlan): ChildProcess {
+  const nodeArgs = ['--conditions=@taskpulse/source', '--import', 'tsx', entry, ...args];
+  const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
+  const proc = fd.raised
+    ? spawn('/bin/sh', ['-c', `ulimit -n ${fd.childLimit} && exec "$0" "$@"`, process.execPath, ...nodeArgs], {
+        stdio,
+      })
+    : spawn(process.execPath, nodeArgs, { stdio });
+  liveCommands.add(proc);
+  proc.once('exit', () => liveCommands.delete(proc));
+  return proc;
+}
+
+/** SIGKILLs a process started by {@link spawnCommand} and every descendant of it, by pid. */
+export function killTree(proc: ChildProcess): void {
+  const pid = proc.pid;
+  if (pid === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
+  let pids: number[] = [];
+  try {
+    pids = descendantPids(pid);
+  } catch {
+    // no /proc: the workers exit when their primary's IPC channel closes
+  }
+  for (const p of [pid, ...pids]) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
 /** Kills every live child at once (exit and signal paths). Synchronous on purpose. */
 export function killAllChildrenSync(): void {
+  for (const proc of liveCommands) killTree(proc);
   for (const child of live) {
     try {
       child.proc.kill('SIGKILL');

@@ -1,7 +1,10 @@
 import { defineConfig } from 'tsup';
 
+// One entry per `exports` subpath; shared code goes to chunks (CommonJS too), so every entry
+// hands out the same module instances.
 export default defineConfig({
-  entry: ['src/index.ts'],
+  entry: { index: 'src/index.ts', 'bullmq/index': 'src/bullmq/index.ts', 'celery/index': 'src/celery/index.ts' },
+  splitting: true,
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

@@ -6,9 +6,11 @@
  *    its LICENSE and its `repository` (with `directory`), `homepage` and `bugs` fields;
  * 2. install all the tarballs together into a fresh project in a temporary directory outside the
  *    repository (third-party dependencies come from the npm cache or the registry);
- * 3. for each package, `import` it from an ES module and `require` it from a CommonJS module,
- *    call one real function and compare the result with the expected value;
- * 4. type-check a consumer of each package the way strict users compile (`skipLibCheck: false`):
+ * 3. for each entry point of each package (`.` and every subpath of `exports` that has a
+ *    `@taskpulse/source` condition, e.g. `@taskpulse/ws-hub/dialects`), `import` it from an ES
+ *    module and `require` it from a CommonJS module, call one real function and compare the result
+ *    with the expected value;
+ * 4. type-check a consumer of each entry point the way strict users compile (`skipLibCheck: false`):
  *    ESM and CommonJS under `module: node16`, and ESM under `moduleResolution: bundler`, with only
  *    what a user installs (the tarballs, their dependencies, `@types/node`), so that a public type
  *    that needs a dev dependency (TS7016) or an ESM-only import in `.d.cts` (TS1479) fails here.
@@ -16,7 +18,7 @@
  * Run after the build (`npm test` does: `turbo run … build … && node tools/scripts/pack-smoke.mjs`).
  * Options: `--keep` leaves the temporary project on disk; `--filter=<name>` (repeatable) checks only
  * the named packages (their workspace dependencies are packed and installed with them).
- * A new package needs an entry in SMOKE_CHECKS (see docs/development.md, "Adding a package").
+ * A new package or subpath needs an entry in SMOKE_CHECKS (see docs/development.md, "Adding a package").
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,7 +32,7 @@ const keep = process.argv.includes('--keep');
 const filters = process.argv.filter((arg) => arg.startsWith('--filter=')).map((arg) => arg.slice('--filter='.length));
 
 /**
- * One check per package: `check` is the body of `async (m, { fs, json }) => …` where `m` is the
+ * One check per entry point (keyed by its specifier): `check` is the body of `async (m, { fs, json }) => …` where `m` is the
  * module namespace (ESM) or the `require` result (CJS), `fs` is node:fs and `json(specifier)`
  * loads a JSON file through the package's exports. Its result must deep-equal `expect` in both
  * module systems.
@@ -52,6 +54,14 @@ const SMOKE_CHECKS = {
       'urn:taskpulse:protocol:v1:worker-status',
     ],
   },
+  '@taskpulse/protocol/payloads': {
+    check: `[
+      m.WORKER_STATUS_REDIS_CHANNEL,
+      m.channelForLegacyRoom('test-progress-stress_42'),
+      m.workerStatusSchema.safeParse({ running: 'yes' }).success,
+    ]`,
+    expect: ['processor:status:realtime', 'test-progress:stress_42', false],
+  },
   '@taskpulse/ws-hub': {
     check: `(async () => {
       const broker = m.createMemoryBroker({ namespaces: { task: {} } });
@@ -62,6 +72,13 @@ const SMOKE_CHECKS = {
     })()`,
     expect: [1, 'progress', { progress: 50 }],
   },
+  '@taskpulse/ws-hub/dialects': {
+    check: `(() => {
+      const dialect = m.processorStatusDialect();
+      return [dialect.name, dialect.path, m.matchRoutePath('/api/tasks/:id', '/api/tasks/42'), m.CLIENT_RECORD_NAMESPACE];
+    })()`,
+    expect: ['processor-status', '/ws/processor-status', { id: '42' }, 'dialect-client'],
+  },
   '@taskpulse/redis-bridge': {
     check: `[
       m.channelKeys('taskpulse:', 'task:42'),
@@ -71,6 +88,14 @@ const SMOKE_CHECKS = {
       { meta: 'taskpulse:{task:42}:meta', history: 'taskpulse:{task:42}:history', pubsub: 'taskpulse:{task:42}' },
       true,
     ],
+  },
+  '@taskpulse/redis-bridge/celery': {
+    check: `[m.celeryChannelNames('redis://127.0.0.1:6379/0').events, typeof m.createCeleryBridge]`,
+    expect: ['/0.celeryev', 'function'],
+  },
+  '@taskpulse/redis-bridge/bullmq': {
+    check: `[m.BULLMQ_JOB_EVENTS.includes('progress'), typeof m.testQueueMapping()]`,
+    expect: [true, 'function'],
   },
   '@taskpulse/fallback-client': {
     // ESM/CJS through the Node entry, plus the minified browser bundle (`/browser`).
@@ -160,9 +185,22 @@ function publishablePackages() {
     .filter(({ manifest }) => manifest.private !== true);
 }
 
-/** True when the package's main export offers a CommonJS entry (`require` or `default` condition). */
-function hasRequireEntry(manifest) {
-  const main = manifest.exports?.['.'] ?? manifest.exports;
+/**
+ * The entry points of a package, as specifiers: `.` and every subpath of `exports` that has a
+ * `@taskpulse/source` condition (the TypeScript entries; `./browser`, `./package.json` and file
+ * patterns are not modules of their own).
+ */
+function entryPoints(manifest) {
+  const exports = manifest.exports ?? {};
+  return Object.entries(exports)
+    .filter(([key, value]) => key === '.' || (typeof value === 'object' && value && '@taskpulse/source' in value))
+    .map(([key]) => (key === '.' ? manifest.name : `${manifest.name}/${key.slice(2)}`));
+}
+
+/** True when the entry point offers a CommonJS entry (`require` or `default` condition). */
+function hasRequireEntry(manifest, specifier = manifest.name) {
+  const key = specifier === manifest.name ? '.' : `./${specifier.slice(manifest.name.length + 1)}`;
+  const main = manifest.exports?.[key] ?? (key === '.' ? manifest.exports : undefined);
   if (typeof main === 'string') return true;
   return Boolean(main && (main.require || main.default || main.node?.require));
 }
@@ -225,9 +263,9 @@ function main(work, { checked, packed }) {
 
   // 3. import and require one real function of each package.
   const failures = [];
-  for (const { manifest } of checked) {
-    const { check, expect } = SMOKE_CHECKS[manifest.name];
-    const name = manifest.name;
+  const entries = checked.flatMap(({ manifest }) => entryPoints(manifest).map((name) => ({ manifest, name })));
+  for (const { manifest, name } of entries) {
+    const { check, expect } = SMOKE_CHECKS[name];
     const modes = {
       import: {
         file: 'smoke.mjs',
@@ -253,7 +291,7 @@ const resolved = require.resolve('${name}');
       },
     };
     for (const [mode, { file, source }] of Object.entries(modes)) {
-      if (mode === 'require' && !hasRequireEntry(manifest)) {
+      if (mode === 'require' && !hasRequireEntry(manifest, name)) {
         log(`${name}: ESM-only (no require condition), require skipped`);
         continue;
       }
@@ -274,13 +312,13 @@ const resolved = require.resolve('${name}');
     }
   }
   if (failures.length) fail(`${failures.length} check(s) failed:\n  ${failures.join('\n  ')}`);
-  log(`${checked.length} package(s) import and require from their tarballs`);
+  log(`${entries.length} entry point(s) of ${checked.length} package(s) import and require from their tarballs`);
 
   // 4. Type-check consumers.
   const typeFailures = typecheckConsumers(project, checked);
   if (typeFailures.length)
     fail(`${typeFailures.length} consumer type check(s) failed:\n  ${typeFailures.join('\n  ')}`);
-  log(`${checked.length} package(s) type-check in strict consumers (node16 ESM/CJS, bundler)`);
+  log(`${entries.length} entry point(s) type-check in strict consumers (node16 ESM/CJS, bundler)`);
 }
 
 /** Consumer projects of step 4: module system, resolution, and the file that imports the package. */
@@ -294,33 +332,34 @@ function typecheckConsumers(project, checked) {
   const tsc = join(root, 'node_modules/typescript/bin/tsc');
   const failures = [];
   for (const { manifest } of checked) {
-    const name = manifest.name;
-    for (const c of TYPE_CASES) {
-      if (c.cjs && !hasRequireEntry(manifest)) continue;
-      const dir = join(project, `types-${name.replace(/[@/]/g, '_')}-${c.name}`);
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: c.type }));
-      writeFileSync(
-        join(dir, 'tsconfig.json'),
-        JSON.stringify({
-          compilerOptions: {
-            strict: true,
-            noEmit: true,
-            skipLibCheck: false,
-            target: 'es2022',
-            lib: ['es2022', 'dom'],
-            module: c.module,
-            moduleResolution: c.moduleResolution,
-            types: ['node'],
-          },
-          files: [c.file],
-        }),
-      );
-      // Every export's type is reached, and skipLibCheck: false checks every declaration file.
-      writeFileSync(join(dir, c.file), `import * as m from '${name}';\nexport type Everything = typeof m;\n`);
-      const run = spawnSync(process.execPath, [tsc, '-p', dir], { cwd: dir, encoding: 'utf8' });
-      if (run.status !== 0) failures.push(`${name} (${c.name}):\n${run.stdout}${run.stderr}`);
-      else log(`${name} (types, ${c.name}): ok`);
+    for (const name of entryPoints(manifest)) {
+      for (const c of TYPE_CASES) {
+        if (c.cjs && !hasRequireEntry(manifest, name)) continue;
+        const dir = join(project, `types-${name.replace(/[@/]/g, '_')}-${c.name}`);
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: c.type }));
+        writeFileSync(
+          join(dir, 'tsconfig.json'),
+          JSON.stringify({
+            compilerOptions: {
+              strict: true,
+              noEmit: true,
+              skipLibCheck: false,
+              target: 'es2022',
+              lib: ['es2022', 'dom'],
+              module: c.module,
+              moduleResolution: c.moduleResolution,
+              types: ['node'],
+            },
+            files: [c.file],
+          }),
+        );
+        // Every export's type is reached, and skipLibCheck: false checks every declaration file.
+        writeFileSync(join(dir, c.file), `import * as m from '${name}';\nexport type Everything = typeof m;\n`);
+        const run = spawnSync(process.execPath, [tsc, '-p', dir], { cwd: dir, encoding: 'utf8' });
+        if (run.status !== 0) failures.push(`${name} (${c.name}):\n${run.stdout}${run.stderr}`);
+        else log(`${name} (types, ${c.name}): ok`);
+      }
     }
   }
   return failures;
@@ -330,8 +369,9 @@ let selection;
 try {
   selection = selectPackages();
   for (const { manifest } of selection.checked) {
-    if (!SMOKE_CHECKS[manifest.name]) {
-      fail(`no smoke check for ${manifest.name}: add one to SMOKE_CHECKS in tools/scripts/pack-smoke.mjs`);
+    for (const name of entryPoints(manifest)) {
+      if (!SMOKE_CHECKS[name])
+        fail(`no smoke check for ${name}: add one to SMOKE_CHECKS in tools/scripts/pack-smoke.mjs`);
     }
   }
 } catch (error) {

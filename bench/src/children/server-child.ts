@@ -6,6 +6,7 @@
 import { monitorEventLoopDelay, PerformanceObserver, performance } from 'node:perf_hooks';
 import { serveIpc } from '../ipc';
 import { loadVariant } from '../servers/index';
+import type { PollPeerOptions } from '../servers/poll-peer';
 import type { RunningServer, ServerStartOptions, VariantName } from '../servers/types';
 import { startWindowProfile, stopWindowProfile } from './window-profiler';
 
@@ -68,6 +69,13 @@ serveIpc({
     const variant = await loadVariant(args.variant);
     server = await variant.startServer(args.options);
     return { port: server.port, path: server.path, pid: process.pid };
+  },
+  /** Starts the bare `node:http` polling peer (see servers/poll-peer.ts) instead of a variant. */
+  async startPollPeer(args: PollPeerOptions) {
+    const { startPollPeer } = await import('../servers/poll-peer');
+    const peer = await startPollPeer(args);
+    server = { port: peer.port, path: peer.path, connections: () => -1, close: () => peer.close() };
+    return { port: peer.port, path: peer.path, pid: process.pid };
   },
   sample,
   /** Full GC twice (to also collect what the first one made unreachable), then a sample. */

@@ -160,4 +160,9 @@ const taskpulse: Dialect = {
 };
 
 /** The dialect each server speaks. */
-export const DIALECTS: Record<VariantName, Dialect> = { ws: bareWs, socketio: socketIo, taskpulse };
+export const DIALECTS: Record<VariantName, Dialect> = {
+  ws: bareWs,
+  socketio: socketIo,
+  taskpulse,
+  'taskpulse-unverified': taskpulse,
+};

@@ -30,7 +30,12 @@ interface PollBody {
   channels?: Record<string, { publications?: Array<{ data?: { bt?: number } }> }>;
 }
 
-const agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
+// every client keeps its connection between polls (the default keeps only 256 idle sockets)
+const agent = new Agent({
+  keepAlive: true,
+  maxSockets: Number.POSITIVE_INFINITY,
+  maxFreeSockets: Number.POSITIVE_INFINITY,
+});
 
 /** Counters of this process's HTTP clients. */
 export interface HttpMark {
@@ -54,7 +59,8 @@ let poll200 = 0;
 let poll304 = 0;
 let pollOther = 0;
 let pollDeliveries = 0;
-let polling = false;
+/** Bumped by every pollStart/pollStop: a loop of an earlier start stops at its next turn. */
+let pollGeneration = 0;
 
 function openStream(url: string, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -86,10 +92,11 @@ function openStream(url: string, timeoutMs: number): Promise<void> {
 }
 
 function pollLoop(port: number, path: string, channel: string, intervalMs: number): void {
+  const generation = pollGeneration;
   let etag: string | undefined;
   let cursor: string | undefined;
   const once = () => {
-    if (!polling) return;
+    if (generation !== pollGeneration) return;
     const headers: Record<string, string> = etag ? { 'if-none-match': etag } : {};
     const req = get(pollUrl(port, path, channel, cursor), { agent, headers }, (res: IncomingMessage) => {
       polls++;
@@ -147,12 +154,12 @@ export const httpHandlers = {
     return true;
   },
   pollStart(args: { port: number; path: string; channels: string[]; intervalMs: number }) {
-    polling = true;
+    pollGeneration++;
     for (const ch of args.channels) pollLoop(args.port, args.path, ch, args.intervalMs);
     return true;
   },
   pollStop() {
-    polling = false;
+    pollGeneration++;
     return true;
   },
   httpMark(): HttpMark {

@@ -32,11 +32,42 @@ export function historySize(ctx: RunContext): number {
   return Math.max(2000, ctx.options.recovery.publications * 3);
 }
 
-/** A running server process. */
+/**
+ * A running server: a benchmark child (`child`, which reports its own ELU, GC and heap), or an
+ * external command such as `taskpulse-hub --workers N` (`child` null: CPU and RSS from /proc only).
+ */
 export interface ServerProcess {
-  child: ChildHandle;
+  child: ChildHandle | null;
   port: number;
   path: string;
+  /** The processes whose CPU and RSS count as the server's (a cluster: the primary and its workers). */
+  pids(): number[];
+  /** Stops it for good (SIGKILL, every process). */
+  kill(): Promise<void>;
+}
+
+/** A server run as a benchmark child. */
+export type ChildServer = ServerProcess & { child: ChildHandle };
+
+/** A {@link ServerProcess} for a benchmark child. */
+export function childServer(child: ChildHandle, port: number, path: string): ChildServer {
+  return { child, port, path, pids: () => [child.pid], kill: () => child.kill() };
+}
+
+/** Server-side counters that an external command cannot report: NaN, at the instant of `atUs`. */
+function externalSample(atUs: number): ProcessSample {
+  return {
+    cpuUs: Number.NaN,
+    eluActiveMs: Number.NaN,
+    eluIdleMs: Number.NaN,
+    gcMs: Number.NaN,
+    gcCount: Number.NaN,
+    rssBytes: Number.NaN,
+    heapUsedBytes: Number.NaN,
+    connections: -1,
+    atUs,
+    maxLoopDelayMs: Number.NaN,
+  };
 }
 
 /** Starts a server of `variant` in a fresh child process. */
@@ -44,7 +75,7 @@ export async function startServerProcess(
   ctx: RunContext,
   variant: VariantName,
   overrides: Partial<ServerStartOptions> = {},
-): Promise<ServerProcess> {
+): Promise<ChildServer> {
   const child = spawnChild({
     name: `${variant}-server`,
     entry: 'children/server-child.ts',
@@ -65,7 +96,7 @@ export async function startServerProcess(
       },
       30_000,
     );
-    return { child, port: started.port, path: started.path };
+    return childServer(child, started.port, started.path);
   } catch (err) {
     await child.kill();
     throw err;
@@ -79,7 +110,7 @@ export async function startServerProcess(
  */
 export async function endCycle(ctx: RunContext, server: ServerProcess | null, loadgens = ctx.loadgens): Promise<void> {
   await Promise.all(loadgens.map((lg) => lg.call('expectClose', {}, 10_000).catch(() => {})));
-  if (server) await server.child.kill();
+  if (server) await server.kill();
   await Promise.all(loadgens.map((lg) => lg.call('closeAll', { waitMs: 5000 }, 30_000).catch(() => {})));
 }
 
@@ -110,13 +141,16 @@ export async function takeMarks(ctx: RunContext, server: ServerProcess, loadgens
   const atMs = performance.now();
   const atUs = nowUs();
   const box = boxCpu();
-  const serverCpuUs = processCpuUs(server.child.pid);
+  const pids = server.pids();
+  const serverCpuUs = pids.reduce((a, pid) => a + processCpuUs(pid), 0);
   const loadgenCpuUs = loadgens.reduce((a, lg) => a + processCpuUs(lg.pid), 0);
   const publisherCpuUs = processCpuUs(ctx.publisher.pid);
   const redisCpuUs = processCpuUs(ctx.redisPid);
   const own = process.cpuUsage();
-  const serverRssBytes = processRssBytes(server.child.pid);
-  const serverSample = server.child.call<ProcessSample>('sample', { resetLoopDelay: true }, 120_000);
+  const serverRssBytes = pids.reduce((a, pid) => a + processRssBytes(pid), 0);
+  const serverSample = server.child
+    ? server.child.call<ProcessSample>('sample', { resetLoopDelay: true }, 120_000)
+    : Promise.resolve(externalSample(atUs));
   serverSample.catch(() => {}); // awaited (and reported) by the caller
   const lgMarks = await Promise.all(loadgens.map((lg) => lg.call<LoadgenMark>('mark', {}, 10_000)));
   return {

@@ -8,6 +8,7 @@ import type { PublishRunArgs, PublishRunResult } from '../children/publisher-chi
 import type { ProcessSample } from '../children/server-child';
 import type { HotFunction } from '../children/window-profiler';
 import type { Layout, Load } from '../options';
+import { processRssBytes } from '../proc-stats';
 import type { VariantName } from '../servers/types';
 import {
   endCycle,
@@ -52,6 +53,16 @@ export function channelsFor(layout: Layout, n: number, clientsPerChannel: number
   return Array.from({ length: count }, (_, i) => `bench:${prefix}-c${i}`);
 }
 
+/** How a cycle differs from the default (a fresh server child of the variant, the run's loads). */
+export interface CycleOverrides {
+  /** Starts the server instead of a benchmark child of the variant (e.g. `taskpulse-hub --workers 2`). */
+  start?: () => Promise<ServerProcess>;
+  /** The offered loads (default: the run's `--loads`). */
+  loads?: Load[];
+  /** Prefix of the channel names and profile files (default: the layout). */
+  label?: string;
+}
+
 /** Runs one cycle. Never throws: failures are recorded in `error` so the run goes on. */
 export async function runFanoutCycle(
   ctx: RunContext,
@@ -59,9 +70,11 @@ export async function runFanoutCycle(
   n: number,
   layout: Layout,
   rep: number,
+  overrides: CycleOverrides = {},
 ): Promise<CycleResult> {
   const o = ctx.options;
-  const channels = channelsFor(layout, n, o.clientsPerChannel, `${layout}${n}`);
+  const prefix = overrides.label ?? layout;
+  const channels = channelsFor(layout, n, o.clientsPerChannel, `${prefix}${n}`);
   const fanout = n / channels.length;
   const result: CycleResult = {
     variant,
@@ -91,9 +104,9 @@ export async function runFanoutCycle(
   let server: ServerProcess | null = null;
   const loadgens = ctx.loadgens.slice(0, Math.min(ctx.loadgens.length, n));
   try {
-    server = await startServerProcess(ctx, variant);
+    server = overrides.start ? await overrides.start() : await startServerProcess(ctx, variant);
     await ctx.publisher.call('setup', { variant, redisUrl: ctx.redisUrl, historySize: historySize(ctx) }, 30_000);
-    const idle0 = await server.child.call<ProcessSample>('gcSample');
+    const idle0 = await gcSample(server);
     phase('start');
     result.idleRss0Bytes = idle0.rssBytes;
     result.idleHeap0Bytes = idle0.heapUsedBytes;
@@ -130,15 +143,15 @@ export async function runFanoutCycle(
     }
     // let handshake garbage and subscriptions settle, then measure idle memory
     await sleep(Math.min(2000, 300 + n / 10));
-    const idle = await server.child.call<ProcessSample>('gcSample');
+    const idle = await gcSample(server);
     result.idleRssBytes = idle.rssBytes;
     result.idleHeapBytes = idle.heapUsedBytes;
     result.bytesPerConnection = (idle.rssBytes - idle0.rssBytes) / n;
     result.heapBytesPerConnection = (idle.heapUsedBytes - idle0.heapUsedBytes) / n;
     phase('idle');
 
-    for (const load of o.loads) {
-      const label = `${variant}-${n}-${layout}-rep${rep}`;
+    for (const load of overrides.loads ?? o.loads) {
+      const label = `${variant}-${n}-${prefix}-rep${rep}`;
       result.loads.push(await runLoad(ctx, server, loadgens, channels, fanout, load, label));
       phase(`load-${load}`);
     }
@@ -150,6 +163,13 @@ export async function runFanoutCycle(
     phase('stop');
   }
   return result;
+}
+
+/** Idle memory after a full GC (a benchmark child), or RSS from /proc (an external command). */
+async function gcSample(server: ServerProcess): Promise<{ rssBytes: number; heapUsedBytes: number }> {
+  if (server.child) return server.child.call<ProcessSample>('gcSample');
+  const rssBytes = server.pids().reduce((a, pid) => a + processRssBytes(pid), 0);
+  return { rssBytes, heapUsedBytes: Number.NaN };
 }
 
 async function runLoad(
@@ -191,11 +211,11 @@ async function runLoad(
   const run = ctx.publisher.call<PublishRunResult>('run', runArgs, runArgs.durationMs + 30_000);
   await sleep(o.warmupMs);
   const m0 = await takeMarks(ctx, server, loadgens);
-  const profiling = o.profile ? server.child.call('profileStart', {}, 60_000) : null;
+  const profiling = o.profile && server.child ? server.child.call('profileStart', {}, 60_000) : null;
   await sleep(Math.max(0, m0.atMs + o.measureMs - performance.now()));
   const m1 = await takeMarks(ctx, server, loadgens);
   let hot: HotFunction[] | undefined;
-  if (profiling) {
+  if (profiling && server.child) {
     await profiling;
     const file = join(ctx.profileDir, `${label}-${load}.cpuprofile`);
     hot = await server.child.call<HotFunction[]>('profileStop', { file }, 60_000);

@@ -8,7 +8,7 @@ import type { ConnectResult } from '../children/loadgen-child';
 import type { PublishRunArgs, PublishRunResult } from '../children/publisher-child';
 import type { ProcessSample } from '../children/server-child';
 import { fmt, table } from '../report-stats';
-import { endCycle, historySize, type RunContext, type ServerProcess, spread, startServerProcess } from './context';
+import { type ChildServer, endCycle, historySize, type RunContext, spread, startServerProcess } from './context';
 
 /** Figures and verdict of one recovery run. */
 export interface RecoveryResult {
@@ -85,7 +85,7 @@ export async function runRecovery(ctx: RunContext, rep: number): Promise<Recover
     verified: false,
     error: null,
   };
-  let server: ServerProcess | null = null;
+  let server: ChildServer | null = null;
   const all = <T>(cmd: string, args: unknown, timeoutMs = 60_000) =>
     Promise.all(loadgens.map((lg) => lg.call<T>(cmd, args, timeoutMs)));
   try {

@@ -10,5 +10,7 @@ export async function loadVariant(name: VariantName): Promise<Variant> {
       return (await import('./socketio-server')).socketioVariant;
     case 'taskpulse':
       return (await import('./taskpulse-server')).taskpulseVariant;
+    case 'taskpulse-unverified':
+      return (await import('./taskpulse-server')).taskpulseUnverifiedVariant;
   }
 }

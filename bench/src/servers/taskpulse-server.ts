@@ -3,6 +3,8 @@
  * `@taskpulse/redis-bridge`; the publisher is the redis-bridge Publisher (offset, history and
  * pub/sub in one Lua script). Clients speak the native protocol on `/ws`.
  *
+ * `taskpulse-unverified` is the same hub with `verifyLiveMessages: false` on the broker.
+ *
  * The packages are imported lazily: the rest of the benchmark runs without them, and a missing
  * package or export fails with a message naming it (printed as "taskpulse: not available: …").
  * Types come from the packages themselves, so an API change breaks `npm run typecheck`.
@@ -52,9 +54,13 @@ function namespaces(recoveryHistorySize: number) {
   };
 }
 
-async function startServer(options: ServerStartOptions): Promise<RunningServer> {
+async function startServer(options: ServerStartOptions, verifyLiveMessages = true): Promise<RunningServer> {
   const { hub: ws, bridge } = await loadTaskpulse();
-  const broker = bridge.createRedisBroker({ redis: options.redisUrl, namespaces: namespaces(options.historySize) });
+  const broker = bridge.createRedisBroker({
+    redis: options.redisUrl,
+    namespaces: namespaces(options.historySize),
+    verifyLiveMessages,
+  });
   await broker.ready();
   const hub = ws.createHub({
     broker,
@@ -98,4 +104,14 @@ async function createPublisher(options: PublisherOptions): Promise<BenchPublishe
 }
 
 /** The taskpulse variant. */
-export const taskpulseVariant: Variant = { name: 'taskpulse', startServer, createPublisher };
+export const taskpulseVariant: Variant = { name: 'taskpulse', startServer: (o) => startServer(o), createPublisher };
+
+/**
+ * The same hub with `verifyLiveMessages: false` on the Redis broker (live publications are
+ * delivered without reading them back from history): the cost of verification, in the same run.
+ */
+export const taskpulseUnverifiedVariant: Variant = {
+  name: 'taskpulse-unverified',
+  startServer: (o) => startServer(o, false),
+  createPublisher,
+};

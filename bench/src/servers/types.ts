@@ -5,11 +5,20 @@
  */
 import type { BenchPayload } from '../payload';
 
-/** The systems compared. */
-export type VariantName = 'ws' | 'socketio' | 'taskpulse';
+/**
+ * The systems compared. `taskpulse-unverified` is the same hub with `verifyLiveMessages: false`
+ * on its Redis broker: beside `taskpulse` it shows what live verification costs (the goals judge
+ * `taskpulse`).
+ */
+export type VariantName = 'ws' | 'socketio' | 'taskpulse' | 'taskpulse-unverified';
 
 /** Every variant, in the default order. */
-export const VARIANTS: readonly VariantName[] = ['ws', 'socketio', 'taskpulse'];
+export const VARIANTS: readonly VariantName[] = ['ws', 'socketio', 'taskpulse', 'taskpulse-unverified'];
+
+/** Whether a variant is a taskpulse hub (native protocol, resumable, needs the packages). */
+export function isTaskpulse(v: VariantName): boolean {
+  return v === 'taskpulse' || v === 'taskpulse-unverified';
+}
 
 /** Options every server gets. */
 export interface ServerStartOptions {

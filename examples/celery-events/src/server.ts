@@ -5,8 +5,10 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { SEED_NAMESPACES, type TaskpulseLogger } from '@taskpulse/protocol';
-import { type CeleryBridge, createCeleryBridge, createRedisBroker, type RedisBroker } from '@taskpulse/redis-bridge';
-import { celeryTasksDialect, createHub, type Hub } from '@taskpulse/ws-hub';
+import { createRedisBroker, type RedisBroker } from '@taskpulse/redis-bridge';
+import { type CeleryBridge, createCeleryBridge } from '@taskpulse/redis-bridge/celery';
+import { createHub, type Hub } from '@taskpulse/ws-hub';
+import { celeryTasksDialect } from '@taskpulse/ws-hub/dialects';
 import { assertCelery, type CelerySender, type CeleryWorker, startSender, startWorker } from './celery';
 import { listen, urlOf } from './listen';
 import { assertPageBuilt, createStaticHandler, PAGE_DIR } from './static-files';

@@ -2,7 +2,7 @@
  * The whole example against a private redis-server: a real Celery worker, the Celery bridge, the
  * hub with seed 002's dialect, the Vue page in Chromium, and seed 002's own WebSocket code.
  */
-import { celeryServerMessageSchema, queueStatusResponseSchema } from '@taskpulse/protocol';
+import { celeryServerMessageSchema, queueStatusResponseSchema } from '@taskpulse/protocol/payloads';
 import { type RedisServer, requirePythonModules, startRedis } from '@taskpulse/testkit';
 import type { Browser, ConsoleMessage, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

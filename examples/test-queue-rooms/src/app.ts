@@ -5,7 +5,8 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { SEED_NAMESPACES, TaskpulseError, type TaskpulseLogger } from '@taskpulse/protocol';
-import { type BullmqBridge, createBullmqBridge, createRedisBroker, testQueueMapping } from '@taskpulse/redis-bridge';
+import { createRedisBroker } from '@taskpulse/redis-bridge';
+import { type BullmqBridge, createBullmqBridge, testQueueMapping } from '@taskpulse/redis-bridge/bullmq';
 import { attachSocketIo, createHub, extractToken, type Hub, type SocketIoEndpoint } from '@taskpulse/ws-hub';
 import { Server } from 'socket.io';
 import { listen, urlOf } from './listen';

@@ -5,14 +5,11 @@
  * (native protocol) and to seed 000's own page (`/ws/processor-status`, `/api/processor/status`).
  */
 import { createServer, type Server } from 'node:http';
-import {
-  SEED_NAMESPACES,
-  type TaskpulseLogger,
-  WORKER_STATUS_REDIS_CHANNEL,
-  workerStatusSchema,
-} from '@taskpulse/protocol';
+import { SEED_NAMESPACES, type TaskpulseLogger } from '@taskpulse/protocol';
+import { WORKER_STATUS_REDIS_CHANNEL, workerStatusSchema } from '@taskpulse/protocol/payloads';
 import { type BridgeRunner, createJsonBridge, createRedisBroker, type RedisBroker } from '@taskpulse/redis-bridge';
-import { createHub, type Hub, processorStatusDialect } from '@taskpulse/ws-hub';
+import { createHub, type Hub } from '@taskpulse/ws-hub';
+import { processorStatusDialect } from '@taskpulse/ws-hub/dialects';
 import { listen, urlOf } from './listen';
 import { assertPythonRedis, type PythonProcess, runPython } from './python';
 import { assertPageBuilt, createStaticHandler, PAGE_DIR } from './static-files';

@@ -4,7 +4,8 @@
  */
 import { createServer, type Server } from 'node:http';
 import { channels, SEED_NAMESPACES, type TaskpulseLogger } from '@taskpulse/protocol';
-import { createHub, type Hub, processorStatusDialect } from '@taskpulse/ws-hub';
+import { createHub, type Hub } from '@taskpulse/ws-hub';
+import { processorStatusDialect } from '@taskpulse/ws-hub/dialects';
 import { listen, urlOf } from './listen';
 import { startSimulatedWorker } from './simulated-worker';
 import { assertPageBuilt, createStaticHandler, PAGE_DIR } from './static-files';

@@ -2,7 +2,7 @@
  * A stand-in for seed 000's Python worker: after each "task" it publishes the full status.
  * In the Redis setup the real Python worker (worker.py) publishes the same JSON instead.
  */
-import type { WorkerStatus } from '@taskpulse/protocol';
+import type { WorkerStatus } from '@taskpulse/protocol/payloads';
 
 /** Options of {@link startSimulatedWorker}. */
 export interface SimulatedWorkerOptions {

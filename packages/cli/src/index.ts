@@ -10,7 +10,7 @@ export type { RunningBridge } from './compose/bridges';
 // Composition
 export { type HubProcess, ListenError, type StartHubProcessOptions, startHubProcess } from './compose/start-hub';
 // Configuration file
-export { ConfigError, formatKeyPath, loadConfigFile, parseConfig } from './config/load';
+export { ConfigError, loadConfigFile, parseConfig } from './config/load';
 export {
   type CliInput,
   type HubSettings,
@@ -20,7 +20,6 @@ export {
   resolveSettings,
 } from './config/resolve';
 export {
-  BRIDGE_SCHEMA_NAMES,
   type BridgeConfig,
   bridgeConfigSchema,
   configSchema,
@@ -30,6 +29,5 @@ export {
   type SecretSource,
   secretSchema,
 } from './config/schema';
-export { createJsonLogger, type JsonLoggerOptions, type LogLevel } from './logger';
 // Command
 export { type CliIo, runCli } from './run';

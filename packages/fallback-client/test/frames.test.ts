@@ -1,6 +1,7 @@
 /** The hand-written frame checks and the position cursor, against the hub's own cursor codec. */
-import { decodePositionsCursor, encodePositionsCursor } from '@taskpulse/ws-hub';
+
 import { describe, expect, it } from 'vitest';
+import { decodePositionsCursor, encodePositionsCursor } from '../../ws-hub/src/http/positions-cursor';
 import { encodeCursor } from '../src/cursor';
 import { parseFrame } from '../src/frame';
 

@@ -1,5 +1,5 @@
 /** The data type of a subscription is inferred from the zod schema of `@taskpulse/protocol`. */
-import { type WorkerStatus, workerStatusSchema } from '@taskpulse/protocol';
+import { type WorkerStatus, workerStatusSchema } from '@taskpulse/protocol/payloads';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { type ClientPublication, createClient, type Subscription } from '../src/index';
 

@@ -21,6 +21,7 @@
  */
 import type { NamespaceOptions } from './channel';
 import type { Publication, PublishOptions, StreamPosition } from './publication';
+import type { PublicationMessage } from './publication-text';
 
 /** Where a publication landed. */
 export interface PublishResult {
@@ -69,6 +70,15 @@ export interface HistoryResult {
   recovered: boolean;
 }
 
+/**
+ * Result of {@link Broker.historyMessages}: {@link HistoryResult} with the stored texts in place of
+ * parsed publications.
+ */
+export interface MessageHistoryResult extends Omit<HistoryResult, 'publications'> {
+  /** The publications as stored (exact text, header fields, parse on demand), oldest first. */
+  messages: PublicationMessage[];
+}
+
 /** Result of {@link Broker.state}. */
 export interface ChannelState {
   /** The channel's current epoch. */
@@ -98,8 +108,19 @@ export interface ResetEvent {
 
 /** Callbacks of one broker subscription. */
 export interface BrokerHandler {
-  /** Called for each publication on the channel, in offset order, each once. */
+  /**
+   * Called for each publication on the channel, in offset order, each once — unless
+   * {@link BrokerHandler.onMessage} is given and the broker supports it.
+   */
   onPublication(publication: Publication): void;
+  /**
+   * Optional: called instead of {@link BrokerHandler.onPublication} by brokers that carry the
+   * publication's text (both taskpulse brokers do), with the exact JSON text and the header fields
+   * (channel, epoch, offset, priority); the publication is parsed only if
+   * {@link PublicationMessage.publication} is called. Same order and once-only guarantees.
+   * A hub passes the text through to its sockets without parsing and re-serializing it.
+   */
+  onMessage?(message: PublicationMessage): void;
   /**
    * Called when the broker lost publications it cannot recover (for example Redis restarted
    * without persistence). Delivery goes on from the new position afterwards.
@@ -135,6 +156,11 @@ export interface Broker {
   subscribe(channel: string, handler: BrokerHandler): Promise<BrokerSubscription>;
   /** Reads a channel's history (see {@link HistoryOptions}). */
   history(channel: string, options?: HistoryOptions): Promise<HistoryResult>;
+  /**
+   * Optional: {@link Broker.history} with the stored texts instead of parsed publications (same
+   * semantics; unreadable stored entries are skipped in both). Used by hubs for recovery reads.
+   */
+  historyMessages?(channel: string, options?: HistoryOptions): Promise<MessageHistoryResult>;
   /** Reads a channel's current position and newest publication. */
   state(channel: string): Promise<ChannelState>;
   /** The options of a channel's namespace (kind, history size, access…). Throws `bad_channel`. */

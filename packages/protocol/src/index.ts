@@ -3,6 +3,7 @@
  * channel names, error and close codes, the broker interface. No I/O; runs in browsers and Node.
  *
  * @packageDocumentation
+ * @module @taskpulse/protocol
  */
 
 // Broker interface
@@ -14,6 +15,7 @@ export type {
   ChannelState,
   HistoryOptions,
   HistoryResult,
+  MessageHistoryResult,
   PublishResult,
   ResetEvent,
   ResetReason,
@@ -117,87 +119,6 @@ export {
   peekRequestId,
   utf8ByteLength,
 } from './parse';
-// Seed payloads
-export {
-  type CeleryServerMessage,
-  type CeleryTaskInfo,
-  type CeleryTaskNotice,
-  celeryClientActionSchema,
-  celeryServerMessageSchema,
-  celeryTaskInfoSchema,
-  celeryTaskNoticeSchema,
-  type QueueStatus,
-  queueStatusMessageSchema,
-  queueStatusResponseSchema,
-  queueStatusSchema,
-  taskCompletedMessageSchema,
-  taskFailedMessageSchema,
-  taskStartedMessageSchema,
-} from './payloads/celery';
-export {
-  type CeleryBackendMessage,
-  type CeleryEvent,
-  type CeleryQueueEntry,
-  type CeleryQueueStatus,
-  type CeleryTaskEvent,
-  type CeleryTaskState,
-  type CeleryWorker,
-  type CeleryWorkersState,
-  celeryBackendMessageSchema,
-  celeryChannels,
-  celeryControlSchema,
-  celeryEventBatchSchema,
-  celeryEventSchema,
-  celeryQueueEntrySchema,
-  celeryQueueStatusSchema,
-  celeryTaskEventSchema,
-  celeryTaskStates,
-  celeryTerminalStates,
-  celeryWorkerSchema,
-  celeryWorkersStateSchema,
-  type KombuEnvelope,
-  kombuEnvelopeSchema,
-} from './payloads/celery-events';
-export {
-  type ConnectionStats,
-  connectedMessageSchema,
-  connectionStatsSchema,
-  isoTimestampSchema,
-  progressMessageSchema,
-  statusMessageSchema,
-  type TaskProgress,
-  type TaskProgressAction,
-  type TaskProgressServerMessage,
-  type TaskStatus,
-  type TaskStatusUpdate,
-  taskProgressActionSchema,
-  taskProgressSchema,
-  taskProgressServerMessageSchema,
-  taskStatusSchema,
-  taskStatusUpdateSchema,
-  taskStatusValues,
-} from './payloads/task-progress';
-export {
-  channelForLegacyRoom,
-  legacyRoomForChannel,
-  MessagePriority,
-  type MessagePriorityValue,
-  type TestQueueEnvelope,
-  type TestQueueEvent,
-  TestQueueEvents,
-  testCompletedDataSchema,
-  testEventDataSchemas,
-  testFailedDataSchema,
-  testProgressDataSchema,
-  testQueueEnvelopeSchema,
-  testQueueEventSchema,
-  testStartedDataSchema,
-} from './payloads/test-queue';
-export {
-  WORKER_STATUS_REDIS_CHANNEL,
-  type WorkerStatus,
-  workerStatusSchema,
-} from './payloads/worker-status';
 // Publications and positions
 export {
   channelNameSchema,
@@ -211,6 +132,15 @@ export {
   type StreamPosition,
   streamPositionSchema,
 } from './publication';
+export {
+  checkedPublicationMessage,
+  messageOf,
+  type PublicationHeader,
+  type PublicationMessage,
+  publicationMessage,
+  publicationText,
+  readPublicationHeader,
+} from './publication-text';
 // Publish input validation (shared by every broker, so they accept and reject the same calls)
 export { type PreparedPublish, preparePublish } from './publish-input';
 // The hubs' reserved system namespace (operations dashboard figures)

@@ -1,9 +1,9 @@
+import { JSON_SCHEMA_SOURCES } from '@taskpulse/protocol';
 import {
   celeryClientActionSchema,
   celeryServerMessageSchema,
   channelForLegacyRoom,
   connectionStatsSchema,
-  JSON_SCHEMA_SOURCES,
   legacyRoomForChannel,
   MessagePriority,
   queueStatusResponseSchema,
@@ -21,7 +21,7 @@ import {
   testStartedDataSchema,
   WORKER_STATUS_REDIS_CHANNEL,
   workerStatusSchema,
-} from '@taskpulse/protocol';
+} from '@taskpulse/protocol/payloads';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import fixture from './fixtures/seed-examples.json' with { type: 'json' };

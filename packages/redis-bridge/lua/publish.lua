@@ -84,6 +84,24 @@ if #body > MAX_BODY_DEPTH then
   end
 end
 
+-- The body should be JSON that every client can parse: an early, clear error for publishers of
+-- other languages. Hubs check each text again with JSON.parse before passing it to sockets (cjson
+-- accepts a few numbers JSON.parse does not, like `1.`), so this is a courtesy, not the guard.
+-- A private cjson instance rejects NaN, Infinity and hex numbers without changing the shared one
+-- other scripts may rely on; lone UTF-16 surrogate escapes (`\ud800`), which JSON.stringify
+-- writes and JSON.parse reads but cjson refuses, are let through.
+local json = cjson.new()
+json.decode_invalid_numbers(false)
+local valid, problem = pcall(json.decode, body)
+if not valid and not string.find(tostring(problem), 'invalid unicode escape', 1, true) then
+  return redis.error_reply('ERR taskpulse: the publication body is not valid JSON')
+end
+-- cjson lets raw control characters through inside strings, JSON.parse does not; and a raw line
+-- break would split an SSE `data:` line. Publishers write compact JSON (escape them).
+if string.find(body, '[%z\1-\31]') then
+  return redis.error_reply('ERR taskpulse: the publication body is not valid JSON (raw control character or line break)')
+end
+
 local idKey, window = KEYS[4], tonumber(ARGV[8])
 if idKey and (not window or window <= 0) then
   return redis.error_reply('ERR taskpulse: an idempotency key needs a window in milliseconds')

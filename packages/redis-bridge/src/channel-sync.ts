@@ -5,14 +5,23 @@
  * serve any more becomes a reset.
  * @module
  */
-import { continuesGeneration, type Publication, type ResetEvent, type StreamPosition } from '@taskpulse/protocol';
-import type { RawRead, ReadRequest } from './history-reader';
+import {
+  continuesGeneration,
+  type Publication,
+  type PublicationMessage,
+  type ResetEvent,
+  type StreamPosition,
+} from '@taskpulse/protocol';
+import type { RawEntry, RawRead, ReadRequest } from './history-reader';
 
 /** What a channel synchronizer needs from its subscriber. @internal */
 export interface ChannelSyncDeps {
   channel: string;
   read(request: ReadRequest): Promise<RawRead>;
-  deliver(publication: Publication): void;
+  /** Delivers a publication (its text and header; parsed only if a handler needs the object). */
+  deliver(message: PublicationMessage): void;
+  /** The parsed publication of a stored entry (for a reset's `latest`), or null. */
+  latest(entry: RawEntry | null): Publication | null;
   reset(event: ResetEvent): void;
   /** A live publication that cannot be genuine (ahead of the channel, stale epoch) or an invalid stored entry. */
   invalid(reason: string): void;
@@ -41,8 +50,8 @@ export interface ChannelSyncDeps {
 export interface ChannelSync {
   /** Resolves once the channel's starting position is known (the first read). */
   start(): Promise<void>;
-  /** A live publication for this channel, with the text it arrived as. Never throws. */
-  receive(publication: Publication, text: string): void;
+  /** A live publication for this channel (its header checked on arrival). Never throws. */
+  receive(message: PublicationMessage): void;
   /** Reads history since the last delivered position (after a reconnect); resolves when caught up. */
   resync(): Promise<void>;
   position(): StreamPosition | null;
@@ -50,9 +59,8 @@ export interface ChannelSync {
 }
 
 interface Buffered {
-  publication: Publication;
-  /** The message text, compared with the stored publication of the same offset. */
-  text: string;
+  /** The message; its text is compared with the stored publication of the same offset. */
+  message: PublicationMessage;
   /** Receipt sequence, compared with the sequence at the time a read was sent. */
   seq: number;
 }
@@ -68,7 +76,7 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
   let retryTimer: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
 
-  function deliverNext(p: Publication): void {
+  function deliverNext(p: PublicationMessage): void {
     if (!position) return;
     // The publication's epoch: the same one, or the first epoch after the empty position.
     position = { epoch: p.epoch, offset: p.offset };
@@ -86,18 +94,18 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
     previousEpoch?: string,
     stored?: ReadonlyMap<number, string>,
   ): void {
-    const pending = buffer.sort((a, b) => a.publication.offset - b.publication.offset || a.seq - b.seq);
+    const pending = buffer.sort((a, b) => a.message.offset - b.message.offset || a.seq - b.seq);
     buffer = [];
     const claimed = new Set<number>();
     for (const item of pending) {
-      const p = item.publication;
+      const p = item.message;
       if (!position) break;
       if (continuesGeneration(position, p.epoch)) {
         if (p.offset <= position.offset) {
           const genuine = stored?.get(p.offset);
           // Delivered from history already: a message that differs from what is stored is forged;
           // the first identical one is the live message this read verified (not a duplicate).
-          if (genuine !== undefined && genuine !== item.text) {
+          if (genuine !== undefined && genuine !== p.text) {
             deps.invalid(`offset ${p.offset} does not match the stored publication`);
           } else if (genuine !== undefined && !claimed.has(p.offset)) {
             claimed.add(p.offset);
@@ -138,16 +146,16 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
     if (!(await deps.barrier()) || closed || position !== from) return false;
     const texts = new Map<number, Buffered>();
     for (const item of buffer) {
-      const o = item.publication.offset;
-      if (o <= from.offset || o >= firstStored || item.publication.epoch !== page.epoch) continue;
+      const o = item.message.offset;
+      if (o <= from.offset || o >= firstStored || item.message.epoch !== page.epoch) continue;
       const seen = texts.get(o);
-      if (seen && seen.text !== item.text) return false; // two different texts: one is forged
+      if (seen && seen.message.text !== item.message.text) return false; // two different texts: one is forged
       texts.set(o, seen ?? item);
     }
     for (let o = from.offset + 1; o < firstStored; o++) if (!texts.has(o)) return false;
     const chosen = new Set([...texts.values()]);
     buffer = buffer.filter((item) => !chosen.has(item));
-    for (let o = from.offset + 1; o < firstStored; o++) deliverNext((texts.get(o) as Buffered).publication);
+    for (let o = from.offset + 1; o < firstStored; o++) deliverNext((texts.get(o) as Buffered).message);
     return true;
   }
 
@@ -164,10 +172,10 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
     for (;;) {
       const from: StreamPosition = position;
       const readSeq = seq;
-      // Live messages awaiting verification were parsed on arrival: their stored copies (the same
-      // text) are not parsed again.
-      const known = new Map<string, Publication>();
-      if (deps.verify) for (const item of buffer) known.set(item.text, item.publication);
+      // Live messages awaiting verification were checked on arrival: their stored copies (the same
+      // text) are not checked again, and deliver the same message.
+      const known = new Map<string, PublicationMessage>();
+      if (deps.verify) for (const item of buffer) known.set(item.message.text, item.message);
       const page = await deps.read({ mode: 'since', since: from, limit: deps.batchSize, known });
       if (closed || position !== from) return; // closed, or moved on meanwhile: read again
       // A channel without history keeps only its latest publication: it continues the position
@@ -193,7 +201,7 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
           reason: continuesGeneration(from, page.epoch) ? 'history_too_short' : 'epoch_changed',
           epoch: page.epoch,
           offset: page.offset,
-          latest: page.newest,
+          latest: deps.latest(page.newestEntry),
         });
         drain(readSeq, page, from.epoch);
         return;
@@ -201,12 +209,12 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
       let count = 0;
       // Offsets that arrived live: reading them back verifies them, it does not recover them.
       const live = new Set<number>();
-      for (const item of buffer) live.add(item.publication.offset);
+      for (const item of buffer) live.add(item.message.offset);
       for (const entry of page.entries) {
         stored.set(entry.offset, entry.text);
         if (entry.offset !== position.offset + 1) continue;
-        if (entry.publication) {
-          deliverNext(entry.publication);
+        if (entry.message) {
+          deliverNext(entry.message);
           if (!live.has(entry.offset)) count++;
         } else {
           // Skip an unreadable stored entry (already reported by the reader) to keep going.
@@ -253,7 +261,7 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
 
   return {
     start: () => sync(),
-    receive(p, text) {
+    receive(p) {
       if (closed) return;
       if (!syncing && position && continuesGeneration(position, p.epoch)) {
         if (p.offset <= position.offset) {
@@ -266,7 +274,7 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
           return;
         }
       }
-      buffer.push({ publication: p, text, seq: ++seq });
+      buffer.push({ message: p, seq: ++seq });
       if (buffer.length > deps.maxBuffered) {
         // Everything buffered is in history too: drop the buffer and read it back in order.
         buffer = [];

@@ -5,14 +5,20 @@
  */
 import {
   type ChannelState,
+  checkedPublicationMessage,
   continuesGeneration,
   createNamespaceResolver,
+  exceedsBytes,
+  exceedsDepth,
   type HistoryOptions,
   type HistoryResult,
+  MAX_DATA_DEPTH,
+  type MessageHistoryResult,
   type NamespaceOptions,
   type NamespaceTable,
   type Publication,
-  parsePublication,
+  type PublicationMessage,
+  readPublicationHeader,
   type StreamPosition,
   streamPositionSchema,
   TaskpulseError,
@@ -23,6 +29,7 @@ import {
   closeClient,
   type ErrorHook,
   errorHookOf,
+  isCluster,
   openConnection,
   type RedisConnectionOptions,
 } from './connection';
@@ -48,21 +55,24 @@ export interface HistoryReader {
   close(): Promise<void>;
 }
 
-/** One stored entry: its offset (from the stream id) and the parsed publication, or null if invalid. @internal */
+/**
+ * One stored entry: its offset (from the stream id), the stored text, and the text as a message
+ * (header checked, parsed only on demand), or null if the text is not a valid publication of this
+ * channel and position. @internal
+ */
 export interface RawEntry {
   offset: number;
-  publication: Publication | null;
+  message: PublicationMessage | null;
   /** The stored text (what the publish script also sent on pub/sub). */
   text: string;
 }
 
-/** One read: the channel's position, entries oldest first, and the newest retained publication. @internal */
+/** One read: the channel's position, entries oldest first, and the newest retained entry. @internal */
 export interface RawRead {
   epoch: string;
   offset: number;
   entries: RawEntry[];
-  newest: Publication | null;
-  /** The stored entry of `newest` (from history, or the meta hash's `latest`). */
+  /** The newest retained publication's entry (from history, or the meta hash's `latest`). */
   newestEntry: RawEntry | null;
 }
 
@@ -75,15 +85,70 @@ export type ReadRequest =
       since: StreamPosition;
       limit: number;
       /**
-       * Publications already parsed from these exact texts (live messages awaiting verification):
-       * a stored entry with the same text reuses the parse instead of parsing it again.
+       * Live messages awaiting verification, by text: a stored entry with the same text is that
+       * message (already checked on arrival), so it is not checked again.
        */
-      known?: ReadonlyMap<string, Publication>;
+      known?: ReadonlyMap<string, PublicationMessage>;
     };
 
-// Texts this short are within parsePublication's default size limit (at most 3 UTF-8 bytes per
-// UTF-16 unit), so reusing another parse of the same text cannot accept what it would refuse.
-const MAX_REUSED_TEXT_LENGTH = Math.floor((16 * 1024 * 1024) / 3);
+/** Largest stored entry a reader accepts, in bytes (as `parsePublication`'s default). */
+const MAX_STORED_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Checks a publication's text: size and nesting first (the rule of `json-depth`, before anything
+ * parses it), the header fields in the publish script's layout (channel, offset, epoch), then one
+ * `JSON.parse` with a structural check against the header (`checkedPublicationMessage`): what a
+ * hub passes through to its sockets is always one line of valid JSON about this channel, whoever
+ * wrote it into Redis. Returns the message (carrying its parsed publication), or the reason it is
+ * refused (with the error code).
+ * @internal
+ */
+export function checkPublicationText(
+  text: string,
+  channel: string,
+  maxBytes: number,
+): PublicationMessage | TaskpulseError {
+  if (exceedsBytes(text, maxBytes)) {
+    return new TaskpulseError('frame_too_large', `publication is larger than ${maxBytes} bytes`, {
+      details: { maxBytes },
+    });
+  }
+  if (exceedsDepth(text, MAX_DATA_DEPTH + 1)) {
+    return new TaskpulseError('bad_frame', `publication nests deeper than ${MAX_DATA_DEPTH + 1} levels`);
+  }
+  const header = readPublicationHeader(text);
+  if (!header) return new TaskpulseError('bad_frame', 'not a publication (header fields missing or invalid)');
+  if (header.channel !== channel) {
+    return new TaskpulseError('bad_frame', `publication for ${header.channel} arrived on ${channel}`);
+  }
+  try {
+    return checkedPublicationMessage(text, header);
+  } catch (error) {
+    return TaskpulseError.from(error, 'bad_frame');
+  }
+}
+
+/**
+ * The parsed publication of a checked entry, or null (reported through `onError`) when its text
+ * does not parse. @internal
+ */
+export function entryPublication(
+  entry: RawEntry | null | undefined,
+  channel: string,
+  onError: ErrorHook | undefined,
+): Publication | null {
+  if (!entry?.message) return null;
+  try {
+    return entry.message.publication();
+  } catch (error) {
+    onError?.(TaskpulseError.from(error, 'bad_frame'), { channel });
+    return null;
+  }
+}
+
+// Texts this short are within the stored-entry size limit (at most 3 UTF-8 bytes per UTF-16
+// unit), so reusing a live message of the same text cannot accept what the check would refuse.
+const MAX_REUSED_TEXT_LENGTH = Math.floor(MAX_STORED_BYTES / 3);
 
 /** Reads from an open connection, shared with the subscriber and the broker. @internal */
 export function readerOn(
@@ -93,26 +158,39 @@ export function readerOn(
 ): (channel: string, request: ReadRequest) => Promise<RawRead> {
   const script = loadScript('read');
 
-  const parseEntry = (
+  const checkEntry = (
     channel: string,
     id: string,
     text: string,
-    known?: ReadonlyMap<string, Publication>,
+    known?: ReadonlyMap<string, PublicationMessage>,
   ): RawEntry => {
     const offset = id === 'latest' ? Number.NaN : Number(id.split('-')[0]);
     const reused = text.length <= MAX_REUSED_TEXT_LENGTH ? known?.get(text) : undefined;
-    const parsed = reused ? { ok: true as const, value: reused } : parsePublication(text);
-    if (parsed.ok && parsed.value.channel === channel && (Number.isNaN(offset) || parsed.value.offset === offset)) {
-      return { offset: parsed.value.offset, publication: parsed.value, text };
+    const checked = reused ?? checkPublicationText(text, channel, MAX_STORED_BYTES);
+    if (!(checked instanceof TaskpulseError) && (Number.isNaN(offset) || checked.offset === offset)) {
+      return { offset: checked.offset, message: checked, text };
     }
-    const reason = parsed.ok ? 'stored publication does not match its channel or position' : parsed.error.message;
+    const reason =
+      checked instanceof TaskpulseError ? checked.message : 'stored publication does not match its position';
     onError?.(new TaskpulseError('bad_frame', `invalid history entry ${id} on ${channel}: ${reason}`), { channel });
-    return { offset, publication: null, text };
+    return { offset, message: null, text };
   };
 
+  const batch = readBatcher(connection, script);
+  // A hub verifying live publications reads the same channels over and over: their namespace
+  // options and keys are worked out once (the channel name is checked then), not on every read.
+  const targets = new Map<string, { ns: NamespaceOptions; keys: ReturnType<typeof channelKeys> }>();
+
   return async (channel, request) => {
-    const ns = resolve(channel);
-    const keys = channelKeys(connection.prefix, channel);
+    let target = targets.get(channel);
+    if (target === undefined) {
+      target = { ns: resolve(channel), keys: channelKeys(connection.prefix, channel) };
+      // Bounded: channels come from clients; past the bound, the oldest half is let go.
+      if (targets.size >= MAX_CACHED_TARGETS)
+        for (const old of [...targets.keys()].slice(0, targets.size / 2)) targets.delete(old);
+      targets.set(channel, target);
+    }
+    const { ns, keys } = target;
     const limit = request.mode === 'head' ? 0 : request.limit;
     const args: Array<string | number> = [
       '', // unused since reads create nothing: no epoch candidate is drawn per read
@@ -123,9 +201,7 @@ export function readerOn(
       request.mode === 'since' ? request.since.offset : 0,
       ns.historySize,
     ];
-    const reply = await bounded(connection, connection.client, 'read', () =>
-      runScript(connection.client, script, [keys.meta, keys.history], args),
-    );
+    const reply = await batch([keys.meta, keys.history], args);
     if (!Array.isArray(reply) || reply.length < 4 || !Array.isArray(reply[2]) || !Array.isArray(reply[3])) {
       throw new TaskpulseError('internal', 'unexpected reply from the read script');
     }
@@ -133,18 +209,111 @@ export function readerOn(
     const flat = reply[2] as unknown[];
     const entries: RawEntry[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2)
-      entries.push(parseEntry(channel, String(flat[i]), String(flat[i + 1]), known));
+      entries.push(checkEntry(channel, String(flat[i]), String(flat[i + 1]), known));
     const newestPair = reply[3] as unknown[];
-    const newestEntry =
-      newestPair.length >= 2 ? parseEntry(channel, String(newestPair[0]), String(newestPair[1]), known) : null;
-    return {
-      epoch: String(reply[0]),
-      offset: Number(reply[1]),
-      entries,
-      newest: newestEntry?.publication ?? null,
-      newestEntry,
-    };
+    let newestEntry: RawEntry | null = null;
+    const last = entries[entries.length - 1];
+    if (newestPair.length === 1) {
+      // The newest entry is the last one just read (lua/read.lua then sends its id alone).
+      if (last === undefined || String(flat[flat.length - 2]) !== String(newestPair[0])) {
+        throw new TaskpulseError('internal', 'unexpected reply from the read script');
+      }
+      newestEntry = last;
+    } else if (newestPair.length >= 2) {
+      const id = String(newestPair[0]);
+      const text = String(newestPair[1]);
+      // The same text as the last entry read is not checked (nor reported) twice.
+      newestEntry = last !== undefined && last.text === text ? last : checkEntry(channel, id, text, known);
+    }
+    return { epoch: String(reply[0]), offset: Number(reply[1]), entries, newestEntry };
   };
+}
+
+/**
+ * Runs reads in batches, one script call for many channels: the reads requested in one turn of
+ * the event loop go out together, and while a batch is in flight the next reads wait for it and
+ * then go out together too. A hub verifying the publications of many channels at a high rate thus
+ * pays one command per round trip instead of one per channel and publication, and at a low rate no
+ * wait at all. A Cluster client runs each read on its own (the keys of different channels live in
+ * different slots).
+ */
+/** Most channels read by one script call. */
+const MAX_BATCH = 32;
+
+/** How many channels' namespace options and keys one reader keeps at most. */
+const MAX_CACHED_TARGETS = 10_000;
+
+function readBatcher(
+  connection: Connection,
+  script: ReturnType<typeof loadScript>,
+): (keys: string[], args: Array<string | number>) => Promise<unknown> {
+  const { client } = connection;
+  const single = (keys: string[], args: Array<string | number>) =>
+    bounded(connection, client, 'read', () => runScript(client, script, keys, args));
+  if (isCluster(client)) return single;
+  interface Pending {
+    keys: string[];
+    args: Array<string | number>;
+    resolve(value: unknown): void;
+    reject(error: unknown): void;
+  }
+  let queue: Pending[] = [];
+  let scheduled = false;
+  let inFlight = false;
+  const done = () => {
+    inFlight = false;
+    if (queue.length > 0) flush();
+  };
+  const flush = () => {
+    scheduled = false;
+    if (inFlight || queue.length === 0) return;
+    // At most MAX_BATCH channels per call, so that one call never holds Redis for long.
+    const list = queue.length <= MAX_BATCH ? queue : queue.slice(0, MAX_BATCH);
+    queue = queue.length <= MAX_BATCH ? [] : queue.slice(MAX_BATCH);
+    inFlight = true;
+    if (list.length === 1) {
+      const only = list[0] as Pending;
+      single(only.keys, only.args).then(only.resolve, only.reject).finally(done);
+      return;
+    }
+    // One script call reads every channel (lua/read.lua takes channels in groups).
+    const keys: string[] = [];
+    const args: Array<string | number> = [];
+    for (const r of list) {
+      keys.push(...r.keys);
+      args.push(...r.args);
+    }
+    single(keys, args)
+      .then(
+        (replies) => {
+          if (!Array.isArray(replies) || replies.length !== list.length) {
+            const error = new TaskpulseError('internal', 'unexpected reply from the read script');
+            for (const r of list) r.reject(error);
+            return;
+          }
+          for (let i = 0; i < list.length; i++) (list[i] as Pending).resolve(replies[i]);
+        },
+        (error) => {
+          // Redis refused the call (one channel's keys of the wrong type, say): read each channel
+          // on its own, so that one bad channel cannot hold up the others. Anything else (Redis
+          // unavailable) fails them all.
+          if (error instanceof TaskpulseError && error.code === 'internal') {
+            for (const r of list) single(r.keys, r.args).then(r.resolve, r.reject);
+          } else for (const r of list) r.reject(error);
+        },
+      )
+      .finally(done);
+  };
+  return (keys, args) =>
+    new Promise((resolve, reject) => {
+      queue.push({ keys, args, resolve, reject });
+      // After the I/O callbacks of this turn of the event loop, so that every read the pub/sub
+      // messages received in this turn asked for goes in the same pipeline.
+      if (!scheduled && !inFlight) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    });
 }
 
 function checkLimit(limit: number | undefined): number {
@@ -153,22 +322,21 @@ function checkLimit(limit: number | undefined): number {
   return limit;
 }
 
-/** Turns a raw read into the broker's {@link HistoryResult}. @internal */
-export function historyOn(
+/** Turns raw reads into the broker's history reads, as stored messages. @internal */
+export function historyMessagesOn(
   read: (channel: string, request: ReadRequest) => Promise<RawRead>,
-): (channel: string, options?: HistoryOptions) => Promise<HistoryResult> {
+): (channel: string, options?: HistoryOptions) => Promise<MessageHistoryResult> {
+  const messagesOf = (entries: RawEntry[]) => entries.flatMap((e) => (e.message ? [e.message] : []));
   return async (channel, options = {}) => {
     const limit = checkLimit(options.limit);
     const since = options.since;
     if (!since) {
       const raw = await read(channel, { mode: 'latest', limit });
-      const publications = raw.entries.flatMap((e) => (e.publication ? [e.publication] : []));
-      return { epoch: raw.epoch, offset: raw.offset, publications, recovered: true };
+      return { epoch: raw.epoch, offset: raw.offset, messages: messagesOf(raw.entries), recovered: true };
     }
     const position = streamPositionSchema.safeParse(since);
     if (!position.success) throw new TaskpulseError('bad_request', 'since must be a position {epoch, offset}');
     const raw = await read(channel, { mode: 'since', since: position.data, limit });
-    const publications = raw.entries.flatMap((e) => (e.publication ? [e.publication] : []));
     let recovered = false;
     if (continuesGeneration(since, raw.epoch) && since.offset <= raw.offset) {
       // Continuous when nothing is missing between `since` and the first retained entry after it.
@@ -179,17 +347,35 @@ export function historyOn(
         recovered = continuesGeneration(since, probe.epoch) && probe.entries[0]?.offset === since.offset + 1;
       }
     }
-    return { epoch: raw.epoch, offset: raw.offset, publications, recovered };
+    return { epoch: raw.epoch, offset: raw.offset, messages: messagesOf(raw.entries), recovered };
+  };
+}
+
+/** Turns raw reads into the broker's {@link HistoryResult} (stored texts parsed). @internal */
+export function historyOn(
+  read: (channel: string, request: ReadRequest) => Promise<RawRead>,
+  onError: ErrorHook | undefined,
+): (channel: string, options?: HistoryOptions) => Promise<HistoryResult> {
+  const messages = historyMessagesOn(read);
+  return async (channel, options) => {
+    const { messages: list, ...rest } = await messages(channel, options);
+    const publications: Publication[] = [];
+    for (const message of list) {
+      const p = entryPublication({ offset: message.offset, message, text: message.text }, channel, onError);
+      if (p) publications.push(p);
+    }
+    return { ...rest, publications };
   };
 }
 
 /** Reads the channel state from a raw head read. @internal */
 export function stateOn(
   read: (channel: string, request: ReadRequest) => Promise<RawRead>,
+  onError: ErrorHook | undefined,
 ): (channel: string) => Promise<ChannelState> {
   return async (channel) => {
     const raw = await read(channel, { mode: 'head' });
-    return { epoch: raw.epoch, offset: raw.offset, latest: raw.newest };
+    return { epoch: raw.epoch, offset: raw.offset, latest: entryPublication(raw.newestEntry, channel, onError) };
   };
 }
 
@@ -206,9 +392,10 @@ export function stateOn(
 export function createHistoryReader(options: HistoryReaderOptions): HistoryReader {
   const resolve = createNamespaceResolver(options, 'createHistoryReader');
   const connection = openConnection(options);
-  const read = readerOn(connection, resolve, errorHookOf(options.onError, connection.logger));
-  const history = historyOn(read);
-  const state = stateOn(read);
+  const onError = errorHookOf(options.onError, connection.logger);
+  const read = readerOn(connection, resolve, onError);
+  const history = historyOn(read, onError);
+  const state = stateOn(read, onError);
   let closed = false;
   const ensureOpen = () => {
     if (closed) throw new TaskpulseError('unavailable', 'reader is closed');

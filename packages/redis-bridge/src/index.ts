@@ -6,9 +6,11 @@
  *
  * Exports, by module: bridges (`bridge-runner`, `json-bridge`, `lease`), connections and key
  * layout (`connection`, `keys`, `lua`), and the pieces the broker is made of (`history-reader`,
- * `publisher`, `redis-broker`, `subscriber`).
+ * `publisher`, `redis-broker`, `subscriber`). The Celery and BullMQ bridges are the subpaths
+ * `@taskpulse/redis-bridge/celery` and `@taskpulse/redis-bridge/bullmq`.
  *
  * @packageDocumentation
+ * @module @taskpulse/redis-bridge
  */
 export {
   type BridgeContext,
@@ -19,46 +21,6 @@ export {
   type BridgeStats,
   createBridgeRunner,
 } from './bridge-runner';
-export {
-  BULLMQ_JOB_EVENTS,
-  type BullmqBridge,
-  type BullmqBridgeOptions,
-  type BullmqJobEventName,
-  type BullmqJobRecord,
-  type BullmqMapping,
-  type BullmqPublication,
-  type BullmqSource,
-  type BullmqSourceOptions,
-  type BullmqSourceStats,
-  type BullmqStreamEvent,
-  createBullmqBridge,
-  createBullmqSource,
-  type TestQueueMappingOptions,
-  testQueueMapping,
-} from './bullmq/index';
-export {
-  brokerDbFromUrl,
-  type CeleryBackendUpdate,
-  type CeleryBridge,
-  type CeleryBridgeOptions,
-  type CeleryBridgeStatus,
-  type CeleryChannelNames,
-  type CeleryControlMessage,
-  CeleryDecodeError,
-  type CeleryEventsMessage,
-  type CeleryIgnoredMessage,
-  type CeleryMessage,
-  type CeleryRejectReason,
-  type CeleryTransportOptions,
-  celeryChannelNames,
-  createCeleryBridge,
-  type DecodeOptions,
-  decodeCeleryMessage,
-  PythonReprError,
-  parseArgsRepr,
-  parseKwargsRepr,
-  parsePythonLiteral,
-} from './celery/index';
 export {
   DEFAULT_COMMAND_TIMEOUT_MS,
   DEFAULT_PREFIX,

@@ -7,6 +7,8 @@ import {
   type Broker,
   type BrokerStatus,
   createNamespaceResolver,
+  type HistoryOptions,
+  type MessageHistoryResult,
   type NamespaceTable,
   TaskpulseError,
 } from '@taskpulse/protocol';
@@ -20,7 +22,7 @@ import {
   type RedisConnectionOptions,
   trackConnection,
 } from './connection';
-import { historyOn, readerOn, stateOn } from './history-reader';
+import { historyMessagesOn, historyOn, readerOn, stateOn } from './history-reader';
 import { dedupeWindow, type PublisherOptions, publisherOn } from './publisher';
 import { type SubscriberOptions, type SubscriberStats, subscriberOn } from './subscriber';
 
@@ -64,6 +66,11 @@ export interface RedisBroker extends Broker {
     redisErrors: number;
   };
   /**
+   * {@link Broker.history} with the stored texts: each publication as written by the publish
+   * script, with its header, parsed only on demand (what a hub passes through to its sockets).
+   */
+  historyMessages(channel: string, options?: HistoryOptions): Promise<MessageHistoryResult>;
+  /**
    * Resolves when both connections are ready; rejects with `unavailable` after `commandTimeoutMs`.
    * Useful at startup; every call also waits (bounded) by itself.
    */
@@ -91,8 +98,9 @@ export function createRedisBroker(options: RedisBrokerOptions): RedisBroker {
   const onError = errorHookOf(options.onError, connection.logger);
   const publish = publisherOn(shared, resolve, options.now ?? Date.now, undefined, dedupeWindow(options));
   const read = readerOn(shared, resolve, onError);
-  const history = historyOn(read);
-  const state = stateOn(read);
+  const history = historyOn(read, onError);
+  const historyMessages = historyMessagesOn(read);
+  const state = stateOn(read, onError);
   const subscriber = subscriberOn(shared, resolve, options);
   const tracker = trackConnection(connection.client);
   let closed = false;
@@ -113,6 +121,10 @@ export function createRedisBroker(options: RedisBrokerOptions): RedisBroker {
     async history(channel, historyOptions) {
       ensureOpen();
       return history(channel, historyOptions);
+    },
+    async historyMessages(channel, historyOptions) {
+      ensureOpen();
+      return historyMessages(channel, historyOptions);
     },
     async state(channel) {
       ensureOpen();

@@ -12,7 +12,7 @@ import {
   type NamespaceOptions,
   type NamespaceTable,
   type Publication,
-  parsePublication,
+  type PublicationMessage,
   TaskpulseError,
 } from '@taskpulse/protocol';
 import { bounded } from './bounded';
@@ -29,7 +29,7 @@ import {
   type RedisConnectionOptions,
   trackConnection,
 } from './connection';
-import { type RawRead, type ReadRequest, readerOn } from './history-reader';
+import { checkPublicationText, entryPublication, type RawRead, type ReadRequest, readerOn } from './history-reader';
 import { channelKeys } from './keys';
 
 /** Options of {@link createSubscriber}. */
@@ -60,9 +60,11 @@ export interface SubscriberOptions extends RedisConnectionOptions, NamespaceTabl
    * Deliver a live pub/sub message only once it is read back, identical, from the channel's
    * stored history (or, for a channel without history, its stored latest value): a message
    * PUBLISHed by anything but the publish script is never delivered, and never displaces the
-   * genuine publication of its offset. Costs one history read per message (coalesced per
-   * channel while one is in flight). `false` trusts messages that follow the last position —
-   * only for Redis deployments where nobody else can PUBLISH on taskpulse channels (ACLs).
+   * genuine publication of its offset. Costs one history read per channel with messages pending
+   * (the messages arriving while one is in flight share the next one; the reads of every channel
+   * pending together go to Redis as one script call), compared by text: nothing is parsed.
+   * `false` trusts messages that follow the last position — only for Redis deployments where
+   * nobody else can PUBLISH on taskpulse channels (ACLs).
    * @default true
    */
   verifyLiveMessages?: boolean;
@@ -198,6 +200,31 @@ export function subscriberOn(
     return !closed && generation === since;
   }
 
+  /**
+   * Hands a publication to the handlers: its message to those that take messages, the parsed
+   * publication (parsed once, for all of them) to the others. A text that does not parse (only
+   * possible for a trusted, unverified message) reaches only the former, and is reported.
+   */
+  function deliver(record: ChannelRecord, message: PublicationMessage): void {
+    counters.delivered++;
+    let parsed: Publication | null | undefined;
+    callHandlers(record, (h) => {
+      if (h.onMessage) {
+        h.onMessage(message);
+        return;
+      }
+      if (parsed === undefined) {
+        try {
+          parsed = message.publication();
+        } catch (error) {
+          parsed = null;
+          invalid(record.channel, TaskpulseError.from(error, 'bad_frame'));
+        }
+      }
+      if (parsed) h.onPublication(parsed);
+    });
+  }
+
   function createRecord(channel: string, ns: NamespaceOptions): ChannelRecord {
     const subscribedIn = generation;
     const record: ChannelRecord = {
@@ -209,10 +236,8 @@ export function subscriberOn(
       sync: createChannelSync({
         channel,
         read: (request: ReadRequest): Promise<RawRead> => read(channel, request),
-        deliver: (p) => {
-          counters.delivered++;
-          callHandlers(record, (h) => h.onPublication(p));
-        },
+        deliver: (message) => deliver(record, message),
+        latest: (entry) => entryPublication(entry, channel, (error) => invalid(channel, error)),
         reset: (event) => {
           counters.resets++;
           callHandlers(record, (h) => h.onReset?.(event));
@@ -245,19 +270,15 @@ export function subscriberOn(
       counters.received++;
       const record = records.get(pubsubChannel);
       if (!record) return; // a message racing an unsubscribe
-      const parsed = parsePublication(message, { maxBytes: record.ns.maxPayloadBytes + allowance });
-      if (!parsed.ok) {
-        invalid(record.channel, parsed.error);
+      // Checked cheaply (size, nesting, header fields, channel), never parsed here: the text is
+      // what the publish script wrote, passed through to the handlers (verified against history
+      // first, by text, unless `verifyLiveMessages` is off).
+      const checked = checkPublicationText(message, record.channel, record.ns.maxPayloadBytes + allowance);
+      if (checked instanceof TaskpulseError) {
+        invalid(record.channel, checked);
         return;
       }
-      if (parsed.value.channel !== record.channel) {
-        invalid(
-          record.channel,
-          new TaskpulseError('bad_frame', `publication for ${parsed.value.channel} arrived on ${record.channel}`),
-        );
-        return;
-      }
-      record.sync.receive(parsed.value as Publication, message);
+      record.sync.receive(checked);
     } catch (cause) {
       onError(TaskpulseError.from(cause), {});
     }
@@ -337,6 +358,7 @@ export function subscriberOn(
       // Each subscription gets its own entry so that one handler object can subscribe twice.
       const entry: BrokerHandler = {
         onPublication: (p) => handler.onPublication(p),
+        ...(handler.onMessage ? { onMessage: (m: PublicationMessage) => handler.onMessage?.(m) } : {}),
         onReset: (e) => handler.onReset?.(e),
       };
       if (!record) {

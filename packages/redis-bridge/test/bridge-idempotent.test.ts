@@ -3,7 +3,8 @@
  * retries a republish that failed with `unavailable` under it, so a message is republished once —
  * not lost when the connection breaks, not doubled when it is delivered (or retried) twice.
  */
-import { type Publication, SEED_NAMESPACES, workerStatusSchema } from '@taskpulse/protocol';
+import { type Publication, SEED_NAMESPACES } from '@taskpulse/protocol';
+import { workerStatusSchema } from '@taskpulse/protocol/payloads';
 import { type RedisServer, startRedis, uniqueId } from '@taskpulse/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';

@@ -1,12 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import {
-  type Publication,
-  SEED_NAMESPACES,
-  silentLogger,
-  type TaskpulseError,
-  workerStatusSchema,
-} from '@taskpulse/protocol';
+import { type Publication, SEED_NAMESPACES, silentLogger, type TaskpulseError } from '@taskpulse/protocol';
+import { workerStatusSchema } from '@taskpulse/protocol/payloads';
 import { type RedisServer, startRedis, uniqueId } from '@taskpulse/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,17 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { type Publication, SEED_NAMESPACES, type TaskpulseLogger, TestQueueEvents } from '@taskpulse/protocol';
+import { type Publication, SEED_NAMESPACES, type TaskpulseLogger } from '@taskpulse/protocol';
+import { TestQueueEvents } from '@taskpulse/protocol/payloads';
 import { type RedisServer, startRedis, uniqueId } from '@taskpulse/testkit';
 import { type Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type BullmqStreamEvent,
-  channelKeys,
-  createBullmqBridge,
-  createPublisher,
-  testQueueMapping,
-} from '../src/index';
+import { type BullmqStreamEvent, createBullmqBridge, testQueueMapping } from '../src/bullmq/index';
+import { channelKeys, createPublisher } from '../src/index';
 import { sleep, waitUntil } from './helpers';
 
 let server: RedisServer;

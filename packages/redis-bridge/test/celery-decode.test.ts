@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  brokerDbFromUrl,
-  CeleryDecodeError,
-  celeryChannelNames,
-  decodeCeleryMessage,
-  parseArgsRepr,
-  parseKwargsRepr,
-  parsePythonLiteral,
-} from '../src/index';
+import { brokerDbFromUrl, celeryChannelNames } from '../src/celery/broker-options';
+import { CeleryDecodeError, decodeCeleryMessage } from '../src/celery/decode';
+import { parseArgsRepr, parseKwargsRepr, parsePythonLiteral } from '../src/celery/python-repr';
 import { namesOf, readCapture, referenceBody, VARIANTS, variantOfSample } from './celery/fixtures';
 
 const decode = (variant: string, channel: string, payload: string, maxMessageBytes = 1 << 20) =>

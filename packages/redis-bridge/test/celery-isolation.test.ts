@@ -6,18 +6,18 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { type Publication, SEED_NAMESPACES } from '@taskpulse/protocol';
 import {
   type CeleryQueueStatus,
   type CeleryTaskEvent,
   type CeleryWorkersState,
   celeryChannels,
-  type Publication,
-  SEED_NAMESPACES,
-} from '@taskpulse/protocol';
+} from '@taskpulse/protocol/payloads';
 import { type RedisServer, startRedis, uniqueId } from '@taskpulse/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CeleryBridge, createCeleryBridge, createSubscriber, type Subscriber } from '../src/index';
+import { type CeleryBridge, createCeleryBridge } from '../src/celery/index';
+import { createSubscriber, type Subscriber } from '../src/index';
 import {
   type CeleryAppEnv,
   type CeleryDriver,

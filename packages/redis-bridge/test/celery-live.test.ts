@@ -3,25 +3,19 @@
  * redis-server: lifecycles, queue status against `inspect()`, revoke, and SIGKILL → lost.
  * One worker (concurrency 1, prefetch multiplier 1) serves the whole file.
  */
+
+import { type Publication, SEED_NAMESPACES } from '@taskpulse/protocol';
 import {
   type CeleryQueueStatus,
   type CeleryTaskEvent,
   type CeleryWorkersState,
   celeryChannels,
-  type Publication,
-  SEED_NAMESPACES,
-} from '@taskpulse/protocol';
+} from '@taskpulse/protocol/payloads';
 import { type RedisServer, startRedis, uniqueId } from '@taskpulse/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type CeleryBridge,
-  createCeleryBridge,
-  createHistoryReader,
-  createSubscriber,
-  type HistoryReader,
-  type Subscriber,
-} from '../src/index';
+import { type CeleryBridge, createCeleryBridge } from '../src/celery/index';
+import { createHistoryReader, createSubscriber, type HistoryReader, type Subscriber } from '../src/index';
 import {
   type CeleryDriver,
   type CeleryWorkerProcess,

@@ -1,4 +1,4 @@
-import type { CeleryQueueStatus, CeleryWorkersState } from '@taskpulse/protocol';
+import type { CeleryQueueStatus, CeleryWorkersState } from '@taskpulse/protocol/payloads';
 import { describe, expect, it } from 'vitest';
 import { CeleryTracker } from '../src/celery/tracker';
 import { lifecycles, newTracker, replay, taskIdByName } from './celery/replay';

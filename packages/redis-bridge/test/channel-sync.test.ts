@@ -1,10 +1,16 @@
-import type { Publication } from '@taskpulse/protocol';
+import { messageOf, type Publication } from '@taskpulse/protocol';
 import { describe, expect, it } from 'vitest';
 import { createChannelSync } from '../src/channel-sync';
-import type { RawRead, ReadRequest } from '../src/history-reader';
+import type { RawEntry, RawRead, ReadRequest } from '../src/history-reader';
 import { range, waitUntil } from './helpers';
 
 const CHANNEL = 't:busy';
+
+/** A stored entry of a publication, with the text the publish script would have written. */
+function entryOf(p: Publication): RawEntry {
+  const message = messageOf(p);
+  return { offset: p.offset, message, text: message.text };
+}
 const EPOCH = 'epoch-1';
 
 /**
@@ -25,16 +31,16 @@ function busyChannel(batchSize: number) {
     const head = history.length;
     const since = request.mode === 'since' ? request.since.offset : head;
     const limit = request.mode === 'head' ? 0 : request.limit;
-    const entry = (p: Publication) => ({ offset: p.offset, publication: p, text: JSON.stringify(p) });
-    const entries = history.slice(since, since + limit).map(entry);
+    const entries = history.slice(since, since + limit).map(entryOf);
     const newest = history[head - 1] ?? null;
-    const reply: RawRead = { epoch: EPOCH, offset: head, entries, newest, newestEntry: newest && entry(newest) };
+    const reply: RawRead = { epoch: EPOCH, offset: head, entries, newestEntry: newest && entryOf(newest) };
     return new Promise((resolve) => setTimeout(() => resolve(reply), 3));
   };
 
   const sync = createChannelSync({
     channel: CHANNEL,
     read,
+    latest: (entry) => entry?.message?.publication() ?? null,
     deliver: (p) => {
       delivered.push(p.offset);
       if (inReceive) livePath++;
@@ -70,7 +76,7 @@ function busyChannel(batchSize: number) {
     if (!live) return;
     inReceive = true;
     try {
-      sync.receive(p, JSON.stringify(p));
+      sync.receive(messageOf(p));
     } finally {
       inReceive = false;
     }

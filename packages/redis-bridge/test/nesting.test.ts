@@ -58,6 +58,24 @@ function evalPublish(channel: string, body: string) {
 }
 
 describe('one nesting rule for every way in (issue 9.7)', () => {
+  it('the Lua script refuses a body that is not valid JSON, so hubs can pass its text through (issue 13)', async () => {
+    const channel = `rel:${uniqueId()}`;
+    for (const bad of [
+      '{"event":"e","data":[1,,2],"ts":1}',
+      '{"event":"e","data":NaN,"ts":1}',
+      '{"event":"e","data":0x10,"ts":1}',
+      '{"event":"e","data":{"a":1},"ts":1',
+      `{"event":"e","data":"a raw control character ${String.fromCharCode(1)}","ts":1}`,
+      '{"event":"e",\n"data":1,"ts":1}',
+    ]) {
+      await expect(evalPublish(channel, bad), bad).rejects.toThrow(/not valid JSON|must be a JSON object/);
+    }
+    const ok = (await evalPublish(channel, '{"event":"e","data":{"a":[1,2.5e3,"x"]},"ts":1}')) as [string, number];
+    expect(ok[1]).toBe(1);
+    const stored = await broker.history(channel);
+    expect(stored.publications.map((p) => p.data)).toEqual([{ a: [1, 2500, 'x'] }]);
+  });
+
   it('the publisher refuses data nested deeper than MAX_DATA_DEPTH, and the 4150-deep array of the issue', async () => {
     const channel = `rel:${uniqueId()}`;
     expect((await publisher.publish(channel, 'e', nested(MAX_DATA_DEPTH))).offset).toBe(1);

@@ -4,7 +4,7 @@
  * trimmed before the read-back), a forgery among them is still never delivered, and a channel
  * first seen empty is not reported as a lost generation.
  */
-import type { Publication, ResetEvent } from '@taskpulse/protocol';
+import { messageOf, type Publication, type ResetEvent } from '@taskpulse/protocol';
 import { type RedisServer, startRedis, uniqueId } from '@taskpulse/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -98,16 +98,20 @@ function trimmedChannel(barrierResult: boolean) {
   const delivered: Publication[] = [];
   const resets: ResetEvent[] = [];
   let reads = 0;
-  const entry = (p: Publication) => ({ offset: p.offset, publication: p, text: JSON.stringify(p) });
+  const entry = (p: Publication) => {
+    const message = messageOf(p);
+    return { offset: p.offset, message, text: message.text };
+  };
   const sync = createChannelSync({
     channel: 't:x',
     read: async (): Promise<RawRead> => {
       reads++;
-      if (reads === 1) return { epoch: 'E', offset: 1, entries: [], newest: null, newestEntry: null };
+      if (reads === 1) return { epoch: 'E', offset: 1, entries: [], newestEntry: null };
       const last = pub(5, 'genuine-5');
-      return { epoch: 'E', offset: 5, entries: [entry(last)], newest: last, newestEntry: entry(last) };
+      return { epoch: 'E', offset: 5, entries: [entry(last)], newestEntry: entry(last) };
     },
-    deliver: (p) => delivered.push(p),
+    latest: (e) => e?.message?.publication() ?? null,
+    deliver: (p) => delivered.push(p.publication()),
     reset: (e) => resets.push(e),
     invalid: () => {},
     failed: (e) => {
@@ -121,7 +125,7 @@ function trimmedChannel(barrierResult: boolean) {
     verify: true,
     barrier: async () => barrierResult,
   });
-  const receive = (p: Publication) => sync.receive(p, JSON.stringify(p));
+  const receive = (p: Publication) => sync.receive(messageOf(p));
   return { sync, pub, delivered, resets, receive };
 }
 

@@ -1,4 +1,5 @@
-import { type CeleryTaskNotice, celeryTaskNoticeSchema, channels, workerStatusSchema } from '@taskpulse/protocol';
+import { channels } from '@taskpulse/protocol';
+import { type CeleryTaskNotice, celeryTaskNoticeSchema, workerStatusSchema } from '@taskpulse/protocol/payloads';
 import {
   ConnectionIndicator,
   taskpulse,

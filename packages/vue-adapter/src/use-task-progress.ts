@@ -9,7 +9,7 @@ import {
   type TaskStatusUpdate,
   taskProgressSchema,
   taskStatusUpdateSchema,
-} from '@taskpulse/protocol';
+} from '@taskpulse/protocol/payloads';
 import { type ComputedRef, computed, type MaybeRefOrGetter, type ShallowRef, shallowRef, toValue } from 'vue';
 import { toClientError } from './internal/errors';
 import { isNotOlder } from './internal/order';

@@ -14,9 +14,12 @@ import {
   EMPTY_EPOCH,
   type HistoryOptions,
   type HistoryResult,
+  type MessageHistoryResult,
+  messageOf,
   type NamespaceOptions,
   type NamespaceTable,
   type Publication,
+  type PublicationMessage,
   type PublishOptions,
   type PublishResult,
   preparePublish,
@@ -54,8 +57,8 @@ interface MemoryChannel {
   offset: number;
   /** Publication ids of this generation → their offset and when they are forgotten. */
   ids?: Map<string, { offset: number; until: number }>;
-  /** Retained publications, oldest first, at most historySize. */
-  history: Publication[];
+  /** Retained publications with their text, oldest first, at most historySize. */
+  history: PublicationMessage[];
   expiresAt: number;
 }
 
@@ -63,7 +66,7 @@ interface MemoryChannel {
 const EMPTY_CHANNEL: Readonly<MemoryChannel> = Object.freeze({
   epoch: EMPTY_EPOCH,
   offset: 0,
-  history: [] as Publication[],
+  history: [] as PublicationMessage[],
   expiresAt: Number.POSITIVE_INFINITY,
 });
 
@@ -73,7 +76,8 @@ function newEpoch(): string {
 
 /**
  * Creates an in-memory broker. Publications are serialized to JSON and back, as over Redis, so
- * what subscribers see does not depend on the broker.
+ * what subscribers see does not depend on the broker; handlers with `onMessage` get the same
+ * canonical text as the Redis broker's.
  *
  * @example
  * ```ts
@@ -129,6 +133,33 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
     return ch;
   }
 
+  /** A history read (see {@link Broker.history}), with the stored messages. */
+  function readHistory(name: string, opts: HistoryOptions): MessageHistoryResult {
+    ensureOpen();
+    resolve(name);
+    const ch = peek(name);
+    const limit = opts.limit ?? Number.POSITIVE_INFINITY;
+    if (limit < 0 || Number.isNaN(limit)) throw new TaskpulseError('bad_request', 'limit must be >= 0');
+    const since = opts.since;
+    if (!since) {
+      const messages =
+        limit === Number.POSITIVE_INFINITY ? ch.history.slice() : limit === 0 ? [] : ch.history.slice(-limit);
+      return { epoch: ch.epoch, offset: ch.offset, messages, recovered: true };
+    }
+    if (!continuesGeneration(since, ch.epoch)) {
+      return { epoch: ch.epoch, offset: ch.offset, messages: ch.history.slice(0, limit), recovered: false };
+    }
+    const after = ch.history.filter((m) => m.offset > since.offset);
+    const first = after[0];
+    const complete = since.offset >= ch.offset || (first !== undefined && first.offset === since.offset + 1);
+    return {
+      epoch: ch.epoch,
+      offset: ch.offset,
+      messages: after.slice(0, limit),
+      recovered: complete && since.offset <= ch.offset,
+    };
+  }
+
   const broker: Broker = {
     async publish(name: string, event: string, data: unknown, opts: PublishOptions = {}): Promise<PublishResult> {
       ensureOpen();
@@ -162,12 +193,14 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
         ...(input.id !== undefined ? { id: input.id } : {}),
         ...(input.priority !== undefined ? { priority: input.priority } : {}),
       };
-      ch.history.push(publication);
+      const message = messageOf(publication, input.dataJson);
+      ch.history.push(message);
       if (ch.history.length > ns.historySize) ch.history.splice(0, ch.history.length - ns.historySize);
       ch.expiresAt = now() + ns.historyTtlMs;
       for (const handler of handlersOf.get(name) ?? []) {
         try {
-          handler.onPublication(publication);
+          if (handler.onMessage) handler.onMessage(message);
+          else handler.onPublication(publication);
         } catch (error) {
           if (options.onError) options.onError(error, { channel: name });
           else options.logger?.warn('a subscriber handler threw', { channel: name, error: String(error) });
@@ -188,6 +221,7 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
       // Copy the handler so that the same object can subscribe twice and be counted twice.
       const entry: BrokerHandler = {
         onPublication: (p) => handler.onPublication(p),
+        ...(handler.onMessage ? { onMessage: (m: PublicationMessage) => handler.onMessage?.(m) } : {}),
         ...(handler.onReset ? { onReset: (e) => handler.onReset?.(e) } : {}),
       };
       set.add(entry);
@@ -204,36 +238,19 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): Broker {
     },
 
     async history(name: string, opts: HistoryOptions = {}): Promise<HistoryResult> {
-      ensureOpen();
-      resolve(name);
-      const ch = peek(name);
-      const limit = opts.limit ?? Number.POSITIVE_INFINITY;
-      if (limit < 0 || Number.isNaN(limit)) throw new TaskpulseError('bad_request', 'limit must be >= 0');
-      const since = opts.since;
-      if (!since) {
-        const publications =
-          limit === Number.POSITIVE_INFINITY ? ch.history.slice() : limit === 0 ? [] : ch.history.slice(-limit);
-        return { epoch: ch.epoch, offset: ch.offset, publications, recovered: true };
-      }
-      if (!continuesGeneration(since, ch.epoch)) {
-        return { epoch: ch.epoch, offset: ch.offset, publications: ch.history.slice(0, limit), recovered: false };
-      }
-      const after = ch.history.filter((p) => p.offset > since.offset);
-      const first = after[0];
-      const complete = since.offset >= ch.offset || (first !== undefined && first.offset === since.offset + 1);
-      return {
-        epoch: ch.epoch,
-        offset: ch.offset,
-        publications: after.slice(0, limit),
-        recovered: complete && since.offset <= ch.offset,
-      };
+      const { messages, ...rest } = readHistory(name, opts);
+      return { ...rest, publications: messages.map((m) => m.publication()) };
+    },
+
+    async historyMessages(name: string, opts: HistoryOptions = {}): Promise<MessageHistoryResult> {
+      return readHistory(name, opts);
     },
 
     async state(name: string): Promise<ChannelState> {
       ensureOpen();
       resolve(name);
       const ch = peek(name);
-      return { epoch: ch.epoch, offset: ch.offset, latest: ch.history[ch.history.length - 1] ?? null };
+      return { epoch: ch.epoch, offset: ch.offset, latest: ch.history[ch.history.length - 1]?.publication() ?? null };
     },
 
     namespaceOptions(name: string): NamespaceOptions {

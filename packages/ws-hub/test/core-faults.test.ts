@@ -7,7 +7,8 @@ import {
   TaskpulseError,
 } from '@taskpulse/protocol';
 import { describe, expect, it } from 'vitest';
-import { createHubCore, createMemoryBroker, type SessionTransport } from '../src/index';
+import type { SessionTransport } from '../src/core/session';
+import { createHubCore, createMemoryBroker } from '../src/index';
 import { TEST_NAMESPACES } from './helpers/hub';
 
 /** A memory broker whose subscription handler, history and state reads the test controls. */
@@ -24,6 +25,8 @@ function controlledBroker() {
     namespaceOptions: inner.namespaceOptions.bind(inner),
     status: inner.status.bind(inner),
     close: inner.close.bind(inner),
+    // Reads go through `history` (the one this broker controls), not the stored-text fast path.
+    historyMessages: undefined,
     async subscribe(channel, handler) {
       handlers.push(handler);
       return inner.subscribe(channel, handler);

@@ -1,6 +1,7 @@
 import { CloseCode, type Publication, type ServerFrame } from '@taskpulse/protocol';
 import { describe, expect, it, vi } from 'vitest';
-import { createHubCore, type SessionTransport } from '../src/index';
+import type { SessionTransport } from '../src/core/session';
+import { createHubCore } from '../src/index';
 import { TEST_NAMESPACES } from './helpers/hub';
 
 function fakeTransport(name = 'test') {

@@ -17,8 +17,8 @@ import {
 import { Server as SocketIoServer } from 'socket.io';
 import { io as ioClient, type Socket as SocketIoClient } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { attachSocketIo, createHub, OPS_COOKIE, type RoomReply } from '../src/index';
-import { createOpsCredential } from '../src/ops/ops-credential';
+import { attachSocketIo, createHub, type RoomReply } from '../src/index';
+import { createOpsCredential, OPS_COOKIE } from '../src/ops/ops-credential';
 import { readStaticFile } from '../src/ops/static-files';
 import { call, SseStream, testAuthenticate } from './fixtures/http-client';
 import { startHub, TEST_NAMESPACES, type TestHub } from './helpers/hub';

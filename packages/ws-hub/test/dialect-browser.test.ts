@@ -11,13 +11,8 @@ import { SEED_NAMESPACES } from '@taskpulse/protocol';
 import { requireBinary } from '@taskpulse/testkit';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CLIENT_RECORD_NAMESPACES,
-  createHub,
-  type Hub,
-  processorStatusDialect,
-  taskProgressDialect,
-} from '../src/index';
+import { CLIENT_RECORD_NAMESPACES, processorStatusDialect, taskProgressDialect } from '../src/dialects/index';
+import { createHub, type Hub } from '../src/index';
 import { liveSubscribers } from './fixtures/http-client';
 import { waitUntil } from './helpers/wait';
 

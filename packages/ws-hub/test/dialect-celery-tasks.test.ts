@@ -2,17 +2,18 @@
  * Seed 002's `/ws/tasks/` and `GET /api/tasks/queue/status` over the Celery bridge's native
  * channels (published here directly; the live Celery path is tested in examples/celery-events).
  */
+
+import { SEED_NAMESPACES } from '@taskpulse/protocol';
 import {
   type CeleryQueueStatus,
   type CeleryTaskEvent,
   celeryChannels,
   celeryServerMessageSchema,
   queueStatusResponseSchema,
-  SEED_NAMESPACES,
-} from '@taskpulse/protocol';
+} from '@taskpulse/protocol/payloads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pythonStrText } from '../src/dialects/celery-tasks-encode';
-import { celeryTasksDialect, mappedFields } from '../src/index';
+import { celeryTasksDialect, mappedFields } from '../src/dialects/index';
 import { call, liveSubscribers } from './fixtures/http-client';
 import { LegacyClient } from './fixtures/legacy-client';
 import { startHub, type TestHub } from './helpers/hub';

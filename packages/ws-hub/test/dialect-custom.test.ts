@@ -3,9 +3,10 @@
  * `get_queue_status`, `GET /api/tasks/queue/status`) written in a few lines with the public
  * helpers, as the Celery issue will write it.
  */
-import { CloseCode, celeryServerMessageSchema, queueStatusResponseSchema } from '@taskpulse/protocol';
+import { CloseCode } from '@taskpulse/protocol';
+import { celeryServerMessageSchema, queueStatusResponseSchema } from '@taskpulse/protocol/payloads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createChannelCodec, defineDialect, stateRoute } from '../src/index';
+import { createChannelCodec, defineDialect, stateRoute } from '../src/dialects/index';
 import { call, liveSubscribers } from './fixtures/http-client';
 import { LegacyClient } from './fixtures/legacy-client';
 import { startHub, type TestHub } from './helpers/hub';

@@ -10,11 +10,11 @@ import {
   createBrokerClientStore,
   createChannelCodec,
   createFrameGate,
-  createHubCore,
   defineDialect,
   type SessionTransport,
   taskProgressDialect,
-} from '../src/index';
+} from '../src/dialects/index';
+import { createHubCore } from '../src/index';
 import { call } from './fixtures/http-client';
 import { LegacyClient } from './fixtures/legacy-client';
 import { startHub, TEST_NAMESPACES, type TestHub } from './helpers/hub';

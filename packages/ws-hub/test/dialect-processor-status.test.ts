@@ -1,6 +1,7 @@
-import { CloseCode, SEED_NAMESPACES, workerStatusSchema } from '@taskpulse/protocol';
+import { CloseCode, SEED_NAMESPACES } from '@taskpulse/protocol';
+import { workerStatusSchema } from '@taskpulse/protocol/payloads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processorStatusDialect } from '../src/index';
+import { processorStatusDialect } from '../src/dialects/index';
 import { call, liveSubscribers } from './fixtures/http-client';
 import { LegacyClient } from './fixtures/legacy-client';
 import { startHub, type TestHub } from './helpers/hub';

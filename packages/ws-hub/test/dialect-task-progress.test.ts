@@ -1,13 +1,12 @@
+import { CloseCode, SEED_NAMESPACES } from '@taskpulse/protocol';
 import {
-  CloseCode,
   connectedMessageSchema,
   connectionStatsSchema,
   progressMessageSchema,
-  SEED_NAMESPACES,
   statusMessageSchema,
-} from '@taskpulse/protocol';
+} from '@taskpulse/protocol/payloads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLIENT_RECORD_NAMESPACES, taskProgressDialect } from '../src/index';
+import { CLIENT_RECORD_NAMESPACES, taskProgressDialect } from '../src/dialects/index';
 import { call, liveSubscribers, testAuthenticate } from './fixtures/http-client';
 import { LegacyClient } from './fixtures/legacy-client';
 import { startHub, type TestHub } from './helpers/hub';

@@ -4,13 +4,8 @@
 import { isErrorCode, SEED_NAMESPACES } from '@taskpulse/protocol';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CLIENT_RECORD_NAMESPACES,
-  decodePositionsCursor,
-  encodePositionsCursor,
-  processorStatusDialect,
-  taskProgressDialect,
-} from '../src/index';
+import { CLIENT_RECORD_NAMESPACES, processorStatusDialect, taskProgressDialect } from '../src/dialects/index';
+import { decodePositionsCursor, encodePositionsCursor } from '../src/http/positions-cursor';
 import { call, testAuthenticate } from './fixtures/http-client';
 import { startHub, type TestHub } from './helpers/hub';
 

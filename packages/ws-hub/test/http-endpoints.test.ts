@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpHandler, createHubCore, createMemoryBroker, type HttpHandler } from '../src/index';
 import { call, SseStream, testAuthenticate } from './fixtures/http-client';
 import { startHub, TEST_NAMESPACES, type TestHub } from './helpers/hub';
+import { activeListeners } from './helpers/listeners';
 import { waitUntil } from './helpers/wait';
 
 const PUBLISH_KEY = 'pk-test-123';
@@ -297,7 +298,7 @@ describe('CORS, routing and limits', () => {
     await s.waitFor((x) => x.frames().some((f) => f.type === 'subscribed'), 'subscribed');
     const first = await call(`${hub.httpUrl}/taskpulse/poll?channel=task:c`);
     const pending = call(`${hub.httpUrl}/taskpulse/poll?channel=task:c&wait=30000&since=${first.body.cursor}`);
-    await waitUntil(() => hub.hub.core.router.listenerCount('task:c') === 2, 'long poll waiting');
+    await waitUntil(() => activeListeners(hub.hub.core, 'task:c') === 2, 'long poll waiting');
     await hub.close();
     await s.ended;
     const answered = await pending;

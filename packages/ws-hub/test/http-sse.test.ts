@@ -1,6 +1,6 @@
 import { SEED_NAMESPACES, type SubscribedFrame } from '@taskpulse/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodePositionsCursor, encodePositionsCursor } from '../src/index';
+import { decodePositionsCursor, encodePositionsCursor } from '../src/http/positions-cursor';
 import { call, SseStream, testAuthenticate } from './fixtures/http-client';
 import { startHub, type TestHub } from './helpers/hub';
 import { waitUntil } from './helpers/wait';

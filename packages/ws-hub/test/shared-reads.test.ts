@@ -1,6 +1,7 @@
 import type { Broker, HistoryOptions, ServerFrame } from '@taskpulse/protocol';
 import { describe, expect, it } from 'vitest';
-import { createHubCore, createMemoryBroker, type SessionTransport } from '../src/index';
+import type { SessionTransport } from '../src/core/session';
+import { createHubCore, createMemoryBroker } from '../src/index';
 
 /** A memory broker that counts reads and can hold history reads until released. */
 function countingBroker() {
@@ -21,6 +22,13 @@ function countingBroker() {
     async history(channel: string, options?: HistoryOptions) {
       counts.history++;
       const result = await inner.history(channel, options);
+      if (gate) await gate;
+      return result;
+    },
+    // Recovery reads pass the stored texts through: they come here.
+    async historyMessages(channel: string, options?: HistoryOptions) {
+      counts.history++;
+      const result = await (inner.historyMessages as NonNullable<Broker['historyMessages']>)(channel, options);
       if (gate) await gate;
       return result;
     },

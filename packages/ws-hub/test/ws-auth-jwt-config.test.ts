@@ -1,13 +1,18 @@
 /** A misconfigured JWT key is the server's fault (`internal`), not every client's (review item 7). */
-import type { IncomingMessage } from 'node:http';
+
 import { TaskpulseError } from '@taskpulse/protocol';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
+import type { ConnectionRequest } from '../src/index';
 import { createJwtAuthenticator } from '../src/index';
 import { startHub } from './helpers/hub';
 import { TestClient } from './helpers/ws-client';
 
-const requestWith = (token: string) => ({ headers: { authorization: `Bearer ${token}` } }) as IncomingMessage;
+const requestWith = (token: string): ConnectionRequest => ({
+  url: '/',
+  headers: { authorization: `Bearer ${token}` },
+  remoteAddress: undefined,
+});
 
 async function codeOf(result: unknown): Promise<string> {
   try {

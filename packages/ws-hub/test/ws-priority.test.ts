@@ -1,8 +1,8 @@
 import type { Publication } from '@taskpulse/protocol';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
+import { isCritical, promoteCritical } from '../src/core/outbound-priority';
 import { SerializedPublication } from '../src/core/serialized';
-import { isCritical, promoteCritical } from '../src/ws/priority';
 import { startHub, type TestHub } from './helpers/hub';
 import { nextTurn, waitUntil } from './helpers/wait';
 import { TestClient } from './helpers/ws-client';

@@ -1,6 +1,6 @@
 import { PROTOCOL_VERSION, type Publication, type SubscribedFrame } from '@taskpulse/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WireCodec } from '../src/index';
+import type { WireCodec } from '../src/dialects/index';
 import { startHub, type TestHub } from './helpers/hub';
 import { nextTurn, waitUntil } from './helpers/wait';
 import { TestClient } from './helpers/ws-client';

@@ -3,8 +3,10 @@ import {
   EMPTY_EPOCH,
   type NamespaceTable,
   type Publication,
+  type PublicationMessage,
   type PublishOptions,
   type ResetEvent,
+  readPublicationHeader,
 } from '@taskpulse/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueId } from './ports';
@@ -308,6 +310,68 @@ export function brokerConformance(name: string, factory: BrokerFactory): void {
       await broker.publish(c, 'e', data);
       const [p] = (await broker.history(c)).publications;
       expect(p?.data).toEqual(data);
+    });
+
+    it('hands onMessage handlers the exact text with its header, parsed only on demand', async () => {
+      const c = ch();
+      const messages: PublicationMessage[] = [];
+      const objects: Publication[] = [];
+      const sub = await broker.subscribe(c, {
+        onPublication: (p) => objects.push(p),
+        onMessage: (m) => messages.push(m),
+      });
+      const plain = collector();
+      const subPlain = await broker.subscribe(c, plain.handler);
+      await broker.publish(c, 'e', { s: 'é"\\', n: [1, { x: null }] }, { id: 'm1', priority: 2, ts: 77 });
+      await broker.publish(c, 'e', 'second');
+      await plain.waitFor(2);
+      const deadline = Date.now() + 5000;
+      while (messages.length < 2 && Date.now() < deadline) await sleep(5);
+      expect(objects).toEqual([]); // onMessage replaces onPublication
+      expect(messages.map((m) => m.offset)).toEqual([1, 2]);
+      const [first, second] = messages as [PublicationMessage, PublicationMessage];
+      // The canonical layout: the header first, the priority last; the same text as history's.
+      expect(first.text.startsWith(`{"channel":"${c}","offset":1,"epoch":"${first.epoch}","event":"e",`)).toBe(true);
+      expect(first.text.endsWith(',"priority":2}')).toBe(true);
+      expect(readPublicationHeader(first.text)).toEqual({ channel: c, epoch: first.epoch, offset: 1, priority: 2 });
+      expect({ channel: first.channel, priority: first.priority }).toEqual({ channel: c, priority: 2 });
+      expect(second.priority).toBeUndefined();
+      expect(JSON.parse(first.text)).toEqual(plain.publications[0]);
+      expect(first.publication()).toEqual(plain.publications[0]);
+      expect(first.publication()).toBe(first.publication()); // parsed once
+      expect(second.publication()).toEqual(plain.publications[1]);
+      await sub.unsubscribe();
+      await subPlain.unsubscribe();
+    });
+
+    it('reads stored texts with historyMessages, as history reads publications', async () => {
+      const read = broker.historyMessages?.bind(broker);
+      expect(read, 'both taskpulse brokers read messages').toBeTypeOf('function');
+      if (!read) return;
+      const c = ch('cf-small');
+      let epoch = '';
+      for (let i = 1; i <= 8; i++) epoch = (await broker.publish(c, 'e', i, i === 8 ? { priority: 1 } : {})).epoch;
+      const cases = [
+        {},
+        { limit: 2 },
+        { since: { epoch, offset: 5 } },
+        { since: { epoch, offset: 1 } },
+        { since: { epoch: 'x', offset: 1 } },
+      ];
+      for (const options of cases) {
+        const texts = await read(c, options);
+        const objects = await broker.history(c, options);
+        const { messages, ...rest } = texts;
+        const { publications, ...restObjects } = objects;
+        expect(rest, JSON.stringify(options)).toEqual(restObjects);
+        expect(messages.map((m) => m.publication())).toEqual(publications);
+        expect(messages.map((m) => JSON.parse(m.text))).toEqual(publications);
+        expect(messages.map((m) => [m.channel, m.epoch, m.offset, m.priority])).toEqual(
+          publications.map((p) => [p.channel, p.epoch, p.offset, p.priority]),
+        );
+      }
+      const empty = await read(ch(), { since: { epoch: EMPTY_EPOCH, offset: 0 } });
+      expect(empty).toEqual({ epoch: EMPTY_EPOCH, offset: 0, messages: [], recovered: true });
     });
 
     it('reports ready status', () => {

@@ -3,7 +3,8 @@
  * exactly one instance republish, so `--workers N` (or N machines) never republish twice.
  * @module
  */
-import { type TaskpulseLogger, workerStatusSchema } from '@taskpulse/protocol';
+import type { TaskpulseLogger } from '@taskpulse/protocol';
+import { workerStatusSchema } from '@taskpulse/protocol/payloads';
 import { type BridgeRunner, type BridgeSchema, createJsonBridge } from '@taskpulse/redis-bridge';
 import type { HubSettings, RedisSettings } from '../config/resolve';
 import type { BridgeConfig } from '../config/schema';

@@ -3,7 +3,8 @@
  * in `dialectsConfigSchema`.
  * @module
  */
-import { type AuthenticateFn, processorStatusDialect, taskProgressDialect, type WsDialect } from '@taskpulse/ws-hub';
+import type { AuthenticateFn, WsDialect } from '@taskpulse/ws-hub';
+import { processorStatusDialect, taskProgressDialect } from '@taskpulse/ws-hub/dialects';
 import type { HubSettings } from '../config/resolve';
 
 /** The dialects to mount, and an `authenticate` hook one of them may bring. */

@@ -7,7 +7,14 @@ import type { AddressInfo, Socket } from 'node:net';
 import { type Broker, type NamespaceOptions, TaskpulseError } from '@taskpulse/protocol';
 import { createRedisBroker } from '@taskpulse/redis-bridge';
 import { type RedisServer, startRedis, uniqueId } from '@taskpulse/testkit';
-import { createHub, createMemoryBroker, extractToken, type Hub, type HubOptions } from '@taskpulse/ws-hub';
+import {
+  type ConnectionRequest,
+  createHub,
+  createMemoryBroker,
+  extractToken,
+  type Hub,
+  type HubOptions,
+} from '@taskpulse/ws-hub';
 
 /** Namespaces of the client tests. */
 export const CLIENT_TEST_NAMESPACES: Record<string, Partial<NamespaceOptions>> = {
@@ -18,7 +25,7 @@ export const CLIENT_TEST_NAMESPACES: Record<string, Partial<NamespaceOptions>> =
 };
 
 /** Tokens: `user-<id>` authenticates as that user; anything else is refused (401). */
-export function testAuthenticate(request: IncomingMessage) {
+export function testAuthenticate(request: ConnectionRequest) {
   const token = extractToken(request);
   if (token === undefined) throw new TaskpulseError('unauthorized', 'no token');
   if (!token.startsWith('user-')) throw new TaskpulseError('unauthorized', 'invalid token');

@@ -4,7 +4,7 @@
  * `examples/test-queue-rooms` runs); write your own for other queues.
  * @module
  */
-import { MessagePriority, TestQueueEvents } from '@taskpulse/protocol';
+import { MessagePriority, TestQueueEvents } from '@taskpulse/protocol/payloads';
 import type { BullmqJobRecord, BullmqStreamEvent } from './events';
 import type { BullmqMapping, BullmqPublication } from './options';
 

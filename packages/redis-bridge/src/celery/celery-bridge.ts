@@ -4,7 +4,8 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { type CeleryWorker, celeryChannels, silentLogger } from '@taskpulse/protocol';
+import { silentLogger } from '@taskpulse/protocol';
+import { type CeleryWorker, celeryChannels } from '@taskpulse/protocol/payloads';
 import { Redis } from 'ioredis';
 import { type BridgeContext, type BridgeRunner, type BridgeRunnerOptions, createBridgeRunner } from '../bridge-runner';
 import { isCluster, type RedisClient, reportRedisErrors } from '../connection';

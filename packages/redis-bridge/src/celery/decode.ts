@@ -4,17 +4,16 @@
  * and plain JSON on the result backend's `celery-task-meta-<id>` channels.
  * @module
  */
+
+import { exceedsBytes, exceedsDepth, MAX_DATA_DEPTH } from '@taskpulse/protocol';
 import {
   type CeleryBackendMessage,
   type CeleryEvent,
   celeryBackendMessageSchema,
   celeryControlSchema,
   celeryEventBatchSchema,
-  exceedsBytes,
-  exceedsDepth,
   kombuEnvelopeSchema,
-  MAX_DATA_DEPTH,
-} from '@taskpulse/protocol';
+} from '@taskpulse/protocol/payloads';
 import type { CeleryChannelNames } from './broker-options';
 
 /** Why a message was rejected. */

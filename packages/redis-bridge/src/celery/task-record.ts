@@ -3,7 +3,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import type { CeleryQueueEntry, CeleryTaskEvent, CeleryTaskState } from '@taskpulse/protocol';
+import type { CeleryQueueEntry, CeleryTaskEvent, CeleryTaskState } from '@taskpulse/protocol/payloads';
 
 /** @internal Where a task is in the queue status. */
 export type QueueList = 'active' | 'scheduled' | 'reserved';

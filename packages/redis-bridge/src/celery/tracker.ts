@@ -5,6 +5,8 @@
  * clock is passed in, nothing is published here.
  * @module
  */
+
+import { isValidChannel } from '@taskpulse/protocol';
 import {
   type CeleryBackendMessage,
   type CeleryEvent,
@@ -12,8 +14,7 @@ import {
   type CeleryTaskEvent,
   celeryChannels,
   celeryTerminalStates,
-  isValidChannel,
-} from '@taskpulse/protocol';
+} from '@taskpulse/protocol/payloads';
 import { parseArgsRepr, parseKwargsRepr } from './python-repr';
 import {
   BACKEND_STANDARD,

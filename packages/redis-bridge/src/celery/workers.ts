@@ -4,7 +4,7 @@
  * sends task events at all.
  * @module
  */
-import type { CeleryEvent, CeleryWorker } from '@taskpulse/protocol';
+import type { CeleryEvent, CeleryWorker } from '@taskpulse/protocol/payloads';
 
 /** @internal One worker's bookkeeping. */
 export interface WorkerRecord {

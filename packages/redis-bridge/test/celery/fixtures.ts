@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type CeleryChannelNames, type CeleryTransportOptions, celeryChannelNames } from '../../src/index';
+import { type CeleryChannelNames, type CeleryTransportOptions, celeryChannelNames } from '../../src/celery/index';
 
 const DIR = fileURLToPath(new URL('../fixtures/celery/', import.meta.url));
 

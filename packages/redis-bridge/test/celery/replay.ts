@@ -1,5 +1,5 @@
+import { decodeCeleryMessage } from '../../src/celery/decode';
 import { type CeleryOutput, CeleryTracker, type TrackerResult } from '../../src/celery/tracker';
-import { decodeCeleryMessage } from '../../src/index';
 import { namesOf, readCapture } from './fixtures';
 
 /** A tracker with the bridge's defaults (heartbeat timeout 6 s). */

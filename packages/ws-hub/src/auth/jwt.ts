@@ -3,9 +3,9 @@
  * @module
  */
 import type { KeyObject, webcrypto } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import { TaskpulseError } from '@taskpulse/protocol';
 import type { JWTPayload, JWTVerifyGetKey, JWTVerifyOptions } from 'jose';
+import type { ConnectionRequest } from '../core/codec';
 import type { AuthenticateFn, VerifyTokenFn } from '../core/options';
 import type { Principal } from '../core/principal';
 import { type ExtractTokenOptions, extractToken } from './token';
@@ -201,7 +201,7 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtAut
     }
   };
 
-  const authenticate = async (request: IncomingMessage): Promise<Principal | null> => {
+  const authenticate = async (request: ConnectionRequest): Promise<Principal | null> => {
     const token = extractToken(request, options);
     if (token === undefined) {
       if (options.optional) return null;

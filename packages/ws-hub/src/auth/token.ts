@@ -4,7 +4,13 @@
  * cookie.
  * @module
  */
-import type { IncomingMessage } from 'node:http';
+import type { ConnectionRequest } from '../core/codec';
+
+/**
+ * What {@link extractToken} reads of a request: its target and headers. A {@link ConnectionRequest}
+ * and Node's `IncomingMessage` both are one.
+ */
+export type TokenRequest = Pick<ConnectionRequest, 'headers'> & { readonly url?: string | undefined };
 
 /** A place a token may be read from. */
 export type TokenSource = 'header' | 'query' | 'cookie';
@@ -30,14 +36,14 @@ export interface ExtractTokenOptions {
 
 const DEFAULT_SOURCES: readonly TokenSource[] = ['header', 'query', 'cookie'];
 
-function fromHeader(request: IncomingMessage): string | undefined {
+function fromHeader(request: TokenRequest): string | undefined {
   const value = request.headers.authorization;
   if (typeof value !== 'string') return undefined;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(value);
   return match?.[1];
 }
 
-function fromQuery(request: IncomingMessage, name: string): string | undefined {
+function fromQuery(request: TokenRequest, name: string): string | undefined {
   const url = request.url ?? '';
   const q = url.indexOf('?');
   if (q === -1) return undefined;
@@ -45,7 +51,7 @@ function fromQuery(request: IncomingMessage, name: string): string | undefined {
   return value === null || value === '' ? undefined : value;
 }
 
-function fromCookie(request: IncomingMessage, name: string): string | undefined {
+function fromCookie(request: TokenRequest, name: string): string | undefined {
   const header = request.headers.cookie;
   if (typeof header !== 'string') return undefined;
   for (const part of header.split(';')) {
@@ -69,7 +75,7 @@ function fromCookie(request: IncomingMessage, name: string): string | undefined 
  * extractToken(request, { tokenFrom: ['cookie'], cookieName: 'session' });
  * ```
  */
-export function extractToken(request: IncomingMessage, options: ExtractTokenOptions = {}): string | undefined {
+export function extractToken(request: TokenRequest, options: ExtractTokenOptions = {}): string | undefined {
   for (const source of options.tokenFrom ?? DEFAULT_SOURCES) {
     const token =
       source === 'header'

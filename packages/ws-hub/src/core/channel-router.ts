@@ -2,7 +2,7 @@
  * One broker subscription per channel per hub process, fanned out to local listeners.
  * @module
  */
-import type { Broker, BrokerSubscription, Publication, ResetEvent } from '@taskpulse/protocol';
+import type { Broker, BrokerSubscription, ResetEvent } from '@taskpulse/protocol';
 import { SerializedPublication } from './serialized';
 import { SharedReads } from './shared-reads';
 
@@ -32,8 +32,11 @@ interface RouteEntry {
 export interface ChannelRouterOptions {
   /** Called when a listener throws; delivery to other listeners goes on. */
   onListenerError?: (error: unknown, channel: string) => void;
-  /** Called once per publication received from the broker, with the number of local listeners. */
-  onFanout?: (publication: Publication, listeners: number) => void;
+  /**
+   * Called once per publication received from the broker, with the number of local listeners
+   * (read the routing fields; `pub` parses the publication).
+   */
+  onFanout?: (publication: SerializedPublication, listeners: number) => void;
   /**
    * How many recent publications are kept per subscribed channel for recovering subscribers.
    * @default 64
@@ -43,7 +46,8 @@ export interface ChannelRouterOptions {
 
 /**
  * Keeps exactly one broker subscription per channel with at least one local listener, and fans
- * every publication out to the listeners with one serialization.
+ * every publication out to the listeners with one serialization: with a broker that delivers
+ * messages (`onMessage`), the publisher's text itself, never parsed on the way through.
  */
 export class ChannelRouter {
   readonly #broker: Broker;
@@ -112,7 +116,9 @@ export class ChannelRouter {
         tail,
         reads,
         ready: this.#broker.subscribe(channel, {
-          onPublication: (pub) => this.#fanout(channel, listeners, tail, reads, pub),
+          // Brokers without `onMessage` deliver objects: serialized once here instead.
+          onPublication: (pub) => this.#fanout(channel, listeners, tail, reads, new SerializedPublication(pub)),
+          onMessage: (message) => this.#fanout(channel, listeners, tail, reads, new SerializedPublication(message)),
           onReset: (event) => {
             tail.length = 0;
             reads.clear();
@@ -168,13 +174,14 @@ export class ChannelRouter {
     listeners: Set<ChannelListener>,
     tail: SerializedPublication[],
     reads: SharedReads,
-    pub: Publication,
+    serialized: SerializedPublication,
   ): void {
-    this.#options.onFanout?.(pub, listeners.size);
-    const serialized = new SerializedPublication(pub);
+    this.#options.onFanout?.(serialized, listeners.size);
     const last = tail[tail.length - 1];
     // Keep the tail gap-free: a publication that does not follow the last one starts it anew.
-    if (last !== undefined && (last.pub.epoch !== pub.epoch || last.pub.offset + 1 !== pub.offset)) tail.length = 0;
+    if (last !== undefined && (last.epoch !== serialized.epoch || last.offset + 1 !== serialized.offset)) {
+      tail.length = 0;
+    }
     tail.push(serialized);
     // The whole tail is only needed while a shared read is in flight or reusable; otherwise the
     // newest publication is enough, so idle channels hold one publication, not 64.

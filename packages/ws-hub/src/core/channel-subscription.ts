@@ -144,7 +144,7 @@ export class ChannelSubscription implements ChannelListener {
   }
 
   #deliver(p: SerializedPublication): void {
-    const { epoch, offset } = p.pub;
+    const { epoch, offset } = p;
     this.#adoptFirstEpoch(epoch);
     if (epoch !== this.#epoch || offset <= this.#offset) return;
     this.#offset = offset;
@@ -162,12 +162,14 @@ export class ChannelSubscription implements ChannelListener {
       this.#bufferPublication(p);
       return;
     }
-    const { epoch, offset } = p.pub;
+    const { epoch, offset } = p;
     this.#adoptFirstEpoch(epoch);
     if (epoch === this.#epoch) {
       if (offset <= this.#offset) return; // duplicate
       if (offset === this.#offset + 1) {
-        this.#deliver(p);
+        // The live path, once per delivery: the checks of #deliver were just made.
+        this.#offset = offset;
+        this.#target.deliver(p, this.kind);
         return;
       }
       // A gap: recover it from history before going on.
@@ -191,7 +193,17 @@ export class ChannelSubscription implements ChannelListener {
       const result = await this.#router.reads(this.channel).readAfter(this.position);
       if ((this.#mode as string) === 'closed') return;
       if (result.recovered) {
-        this.#pending = withTail(this.#router, this.channel, result.epoch, this.#offset, result.publications);
+        const pending = withTail(this.#router, this.channel, result.epoch, this.#offset, result.publications);
+        const reached =
+          pending.length > 0 ? (pending[pending.length - 1] as SerializedPublication).offset : this.#offset;
+        const first = this.#buffer[0];
+        if (first !== undefined && first.epoch === result.epoch && first.offset > reached + 1) {
+          // History says it continues but does not reach the buffered publications (trimmed
+          // meanwhile, or a broker that lags its own stream): reading again would loop. Say
+          // plainly that continuity was lost and go on from the first buffered publication.
+          this.#pending = NONE;
+          this.#rebaseline(first.epoch, first.offset - 1, null);
+        } else this.#pending = pending;
       } else {
         const state = await this.#router.reads(this.channel).readState();
         if ((this.#mode as string) === 'closed') return;
@@ -204,7 +216,7 @@ export class ChannelSubscription implements ChannelListener {
       // loop; say plainly that continuity was lost and go on from the first buffered publication.
       const first = this.#buffer[0];
       if (first !== undefined && (this.#mode as string) !== 'closed') {
-        this.#rebaseline(first.pub.epoch, first.pub.offset - 1, null);
+        this.#rebaseline(first.epoch, first.offset - 1, null);
       }
     }
     if (this.#mode === 'buffering') this.start();
@@ -212,7 +224,7 @@ export class ChannelSubscription implements ChannelListener {
 
   #onReset(event: ResetEvent): void {
     if (this.#mode === 'closed') return;
-    this.#buffer = this.#buffer.filter((p) => p.pub.epoch === event.epoch && p.pub.offset > event.offset);
+    this.#buffer = this.#buffer.filter((p) => p.epoch === event.epoch && p.offset > event.offset);
     this.#pending = NONE;
     if (!this.#started) {
       // The `subscribed` answer has not gone out yet: the unsolicited re-baseline must follow it,
@@ -252,12 +264,12 @@ function withTail(
   read: readonly SerializedPublication[],
 ): SerializedPublication[] {
   const out = read.slice();
-  let last = out.length > 0 ? Math.max(offset, (out[out.length - 1] as SerializedPublication).pub.offset) : offset;
+  let last = out.length > 0 ? Math.max(offset, (out[out.length - 1] as SerializedPublication).offset) : offset;
   for (const p of router.tail(channel)) {
-    if (p.pub.epoch !== epoch || p.pub.offset <= last) continue;
-    if (p.pub.offset !== last + 1) break;
+    if (p.epoch !== epoch || p.offset <= last) continue;
+    if (p.offset !== last + 1) break;
     out.push(p);
-    last = p.pub.offset;
+    last = p.offset;
   }
   return out;
 }

@@ -4,19 +4,33 @@
  * socket; the codec translates between the socket's text and the hub's {@link Session}.
  * @module
  */
-import type { IncomingMessage } from 'node:http';
 import type { ChannelKind, ServerFrame } from '@taskpulse/protocol';
 import type { HubCore } from './hub-core';
 import type { Principal } from './principal';
 import type { SerializedPublication } from './serialized';
 import type { Session } from './session';
 
+/**
+ * The request that opened a connection, as the transport-neutral core sees it: built by the
+ * binding from its own request object (Node's `IncomingMessage` for this package's WebSocket, SSE,
+ * HTTP and Socket.IO bindings), so codecs, the `authenticate` hook and the core do not depend on
+ * one server library.
+ */
+export interface ConnectionRequest {
+  /** The request target as sent: path and query string (`/` when absent). */
+  readonly url: string;
+  /** The request headers, with lower-case names. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The peer's address, when known. */
+  readonly remoteAddress: string | undefined;
+}
+
 /** What a codec gets when a connection opens. */
 export interface CodecContext {
   /** The hub core. */
   readonly core: HubCore;
-  /** The upgrade request. */
-  readonly request: IncomingMessage;
+  /** The request that opened the connection (the upgrade request, for WebSocket). */
+  readonly request: ConnectionRequest;
   /** The parsed request URL (query parameters of legacy clients live here). */
   readonly url: URL;
   /** The authenticated principal. */

@@ -4,7 +4,6 @@
  * are thin layers over it.
  * @module
  */
-import type { IncomingMessage } from 'node:http';
 import {
   type Broker,
   type ChannelState,
@@ -22,10 +21,13 @@ import { createMemoryBroker } from '../memory-broker';
 import { authorizeSystem, guardSystemPublish, type OpsHooks } from '../ops/system-guard';
 import { ChannelRouter } from './channel-router';
 import { type OpenedSubscription, openChannelSubscription, type SubscriptionTarget } from './channel-subscription';
+import type { ConnectionRequest } from './codec';
 import { createHubMetrics, type HubMetrics } from './metrics';
 import { DEFAULT_LIMITS, type HubCoreOptions, type HubLimits } from './options';
+import { OutboundScheduler } from './outbound-scheduler';
 import { type AuthorizeFn, type ChannelAction, defaultAuthorize, type Principal } from './principal';
 import { Session, type SessionTransport } from './session';
+import { WatchedChannels } from './watched-channels';
 
 /** Connection statistics (seed 001 `/websocket/stats`, plus channels and transports). */
 export interface HubStats {
@@ -65,6 +67,8 @@ export class HubCore {
   readonly broker: Broker;
   /** Per-channel fan-out. */
   readonly router: ChannelRouter;
+  /** @internal positions of the channels HTTP polls read, kept current through the router */
+  readonly watched: WatchedChannels;
   /** Prometheus metrics. */
   readonly metrics: HubMetrics;
   /** Effective limits. */
@@ -77,6 +81,11 @@ export class HubCore {
   readonly pongTimeoutMs: number;
   /** Allowed origins, or undefined for all. */
   readonly allowedOrigins: readonly string[] | undefined;
+  /**
+   * Flushes the outbound queues of every transport once per event-loop turn and shares the
+   * `batch` frames of a flush cycle between them. @internal
+   */
+  readonly outbound: OutboundScheduler;
   readonly #ownsBroker: boolean;
   readonly #authenticate: HubCoreOptions['authenticate'];
   readonly #authorize: AuthorizeFn;
@@ -110,6 +119,7 @@ export class HubCore {
     this.#authorize = options.authorize ?? defaultAuthorize;
     this.verifyToken = options.verifyToken;
     this.#generateId = options.generateClientId ?? (() => globalThis.crypto.randomUUID());
+    this.outbound = new OutboundScheduler((error) => this.logger.error('flush failed', { error: String(error) }));
     this.router = new ChannelRouter(this.broker, {
       onListenerError: (error, channel) => this.logger.error('listener failed', { channel, error: String(error) }),
       onFanout: (publication, listeners) => {
@@ -117,6 +127,7 @@ export class HubCore {
         this.ops?.onFanout(publication, listeners);
       },
     });
+    this.watched = new WatchedChannels(this.router, this.broker);
     this.#live = this.broker.status() === 'ready';
     this.#wasLive = this.#live;
     const every = options.brokerCheckIntervalMs ?? 250;
@@ -190,7 +201,7 @@ export class HubCore {
    * anonymous `{}` when the hook returns null or none is configured); throws
    * `unauthorized`/`forbidden`.
    */
-  async authenticate(request: IncomingMessage): Promise<Principal> {
+  async authenticate(request: ConnectionRequest): Promise<Principal> {
     // The operations credential (dashboard) first: it is not a user of the app's own auth.
     const ops = this.ops?.principalFor(request);
     if (ops) return ops;
@@ -342,6 +353,7 @@ export class HubCore {
       s.transport.close(code, reason);
       s.close();
     }
+    this.watched.close();
     await this.router.close();
     if (this.#ownsBroker) await this.broker.close();
   }

@@ -2,8 +2,8 @@
  * Options shared by the hub core and its transport bindings.
  * @module
  */
-import type { IncomingMessage } from 'node:http';
 import type { Broker, NamespaceTable, TaskpulseLogger } from '@taskpulse/protocol';
+import type { ConnectionRequest } from './codec';
 import type { AuthorizeFn, Principal } from './principal';
 
 /**
@@ -54,8 +54,12 @@ export const DEFAULT_LIMITS: Readonly<HubLimits> = Object.freeze({
  */
 export type VerifyTokenFn = (token: string) => Principal | null | Promise<Principal | null>;
 
-/** Authenticates a request (WebSocket upgrade, SSE, polling, reads). */
-export type AuthenticateFn = (request: IncomingMessage) => Principal | null | Promise<Principal | null>;
+/**
+ * Authenticates a request (WebSocket upgrade, SSE, polling, reads, Socket.IO handshake). It gets
+ * the transport-neutral {@link ConnectionRequest} (target, headers, peer address) that every
+ * binding builds from its own request object, never a Node request.
+ */
+export type AuthenticateFn = (request: ConnectionRequest) => Principal | null | Promise<Principal | null>;
 
 /**
  * Options of the hub core (transport-independent). The namespace fields (`namespaces`,

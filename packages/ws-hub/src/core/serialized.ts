@@ -2,16 +2,25 @@
  * A publication serialized once per hub process and shared by every subscriber.
  * @module
  */
-import type { Publication } from '@taskpulse/protocol';
+import type { Publication, PublicationMessage } from '@taskpulse/protocol';
 
 /**
- * A publication with its JSON, computed once. `frame` is the native `publication` frame; `json`
- * is the bare publication (as carried inside a `batch` frame). Both are built lazily and cached,
- * so a broadcast to N sockets costs one serialization.
+ * A publication with its JSON, shared by every subscriber of a hub process. Built from a broker
+ * message, `json` is the text the publisher wrote (passed through, never re-serialized) and `pub`
+ * is parsed only when something asks for it (a dialect or encoder that needs `data`); the routing
+ * fields (`channel`, `epoch`, `offset`, `priority`) cost nothing. `frame` is the native
+ * `publication` frame, derived from `json` by a string splice. Both are built once and cached, so
+ * a broadcast to N sockets costs at most one serialization.
  */
 export class SerializedPublication {
-  /** The publication. */
-  readonly pub: Publication;
+  /** The channel. */
+  readonly channel: string;
+  /** The publication's epoch. */
+  readonly epoch: string;
+  /** The publication's offset. */
+  readonly offset: number;
+  /** The priority 1–4, or undefined. */
+  readonly priority: number | undefined;
   /**
    * A slot where a transport binding caches its own encoding of {@link SerializedPublication.frame}
    * (the WebSocket binding keeps the framed bytes here), so that a broadcast to N sockets encodes
@@ -19,18 +28,43 @@ export class SerializedPublication {
    * @internal
    */
   wireBytes: Uint8Array | undefined = undefined;
+  #pub: Publication | undefined;
+  #message: PublicationMessage | undefined;
   #json: string | undefined;
   #frame: string | undefined;
+  #frameBytes = -1;
 
-  /** @param pub - the publication; `json` may be passed when the text is already known */
-  constructor(pub: Publication, json?: string) {
-    this.pub = pub;
-    this.#json = json;
+  /**
+   * @param source - a broker message (its text becomes `json`), or a publication object
+   * @param json - with a publication object: its JSON text when already known
+   */
+  constructor(source: Publication | PublicationMessage, json?: string) {
+    this.channel = source.channel;
+    this.epoch = source.epoch;
+    this.offset = source.offset;
+    this.priority = source.priority;
+    if (isMessage(source)) {
+      this.#message = source;
+      this.#json = source.text;
+    } else {
+      this.#pub = source;
+      this.#json = json;
+    }
+  }
+
+  /**
+   * The publication, parsed from the message text on first use (then cached).
+   * @throws TaskpulseError `bad_frame` when the text is not a publication (only for text that
+   * bypassed the broker's checks)
+   */
+  get pub(): Publication {
+    if (this.#pub === undefined) this.#pub = (this.#message as PublicationMessage).publication();
+    return this.#pub;
   }
 
   /** The publication as JSON: `{"channel":…,"offset":…,…}`. */
   get json(): string {
-    if (this.#json === undefined) this.#json = JSON.stringify(this.pub);
+    if (this.#json === undefined) this.#json = JSON.stringify(this.#pub);
     return this.#json;
   }
 
@@ -39,6 +73,22 @@ export class SerializedPublication {
     if (this.#frame === undefined) this.#frame = `{"type":"publication",${this.json.slice(1)}`;
     return this.#frame;
   }
+
+  /**
+   * The UTF-8 size of {@link SerializedPublication.frame} in bytes, computed once and shared by
+   * every connection that queues it (the outbound queue's byte accounting).
+   */
+  get frameBytes(): number {
+    if (this.#frameBytes < 0) this.#frameBytes = Buffer.byteLength(this.frame);
+    return this.#frameBytes;
+  }
+}
+
+function isMessage(source: Publication | PublicationMessage): source is PublicationMessage {
+  return (
+    typeof (source as PublicationMessage).text === 'string' &&
+    typeof (source as { publication?: unknown }).publication === 'function'
+  );
 }
 
 /** Builds a `batch` frame from serialized publications without re-serializing them. */

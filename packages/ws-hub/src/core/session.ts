@@ -14,7 +14,6 @@ import {
   type PublishedFrame,
   parseClientFrame,
   peekRequestId,
-  type RefreshedFrame,
   type ServerFrame,
   type StreamPosition,
   type SubscribedFrame,
@@ -26,8 +25,17 @@ import { ExpiryTimer } from './expiry';
 import type { HubCore } from './hub-core';
 import type { Principal } from './principal';
 import type { SerializedPublication } from './serialized';
+import { AnswerOrder } from './session-answers';
+import { FrameBudget } from './session-limits';
+import { refreshCredentials } from './session-refresh';
+import { WrittenPositions } from './written-positions';
 
-/** What a transport binding provides to a session. */
+/**
+ * What a transport binding provides to a session. Bindings that write to a socket or a response
+ * (WebSocket, SSE, the dialects on WebSocket) implement it by feeding the core's
+ * `OutboundQueue` (queueing, conflation, batching, priority, slow-consumer cuts live there);
+ * a binding over a library that buffers by itself (Socket.IO) may emit directly.
+ */
 export interface SessionTransport {
   /** Transport name for stats and metrics (`websocket`, `sse`, a dialect name…). */
   readonly name: string;
@@ -45,9 +53,6 @@ export interface SessionTransport {
 }
 
 type RequestId = string | number | undefined;
-
-/** Invalid frames and rate-limit violations are counted over windows of this length, in ms. */
-const ABUSE_WINDOW_MS = 60_000;
 
 /**
  * One connection's protocol state: subscriptions and their positions, limits, frame handling.
@@ -71,23 +76,16 @@ export class Session implements SubscriptionTarget {
    * unsubscribe) weighs a fraction of a Map, and most connections hold one or two channels.
    */
   #subs: Array<ChannelSubscription | PendingSubscription> = NO_SUBSCRIPTIONS;
-  // Abuse counters cover a rolling window, so a client that misbehaves now and then (a burst, one
-  // bad frame an hour) is answered with error frames but never accumulates its way to a close.
-  #invalidFrames = 0;
-  #rateViolations = 0;
-  #abuseWindowStart = 0;
-  #tokens: number;
-  #tokensAt: number;
+  /** Rate budget and abuse counters (see ./session-limits). */
+  readonly #budget: FrameBudget;
   #closed = false;
   /** The last `live` state told to the client (a new session is live: its welcome implies it). */
   #liveTold = true;
   readonly #expiry = new ExpiryTimer(() => this.#expire());
-  /**
-   * Answers not yet sent, in request order (undefined while none waits): every request gets
-   * exactly one answer, and answers leave in the order the requests came, so an answer that is
-   * ready early (a pong, an `unsubscribed`) waits behind a slower one (a `subscribed`).
-   */
-  #replies: Reply[] | undefined;
+  /** Answers in request order (see ./session-answers). */
+  readonly #answers: AnswerOrder;
+  /** What the client has read, for transports whose frames carry a cursor (SSE); else undefined. */
+  #written: WrittenPositions | undefined;
 
   /** @internal use {@link HubCore.openSession} */
   constructor(core: HubCore, principal: Principal, transport: SessionTransport, id: string) {
@@ -97,8 +95,8 @@ export class Session implements SubscriptionTarget {
     this.id = id;
     this.openedAt = Date.now();
     this.lastActivityAt = this.openedAt;
-    this.#tokens = core.limits.frameBurst;
-    this.#tokensAt = this.openedAt;
+    this.#budget = new FrameBudget(core.limits.frameBurst, this.openedAt);
+    this.#answers = new AnswerOrder(this);
     if (principal.expiresAt !== undefined) this.#expiry.arm(principal.expiresAt);
   }
 
@@ -120,6 +118,23 @@ export class Session implements SubscriptionTarget {
   /** Number of subscriptions, including pending ones. */
   get subscriptionCount(): number {
     return this.#subs.length;
+  }
+
+  /**
+   * Makes the session keep written positions (what the client has once it has read what was
+   * written to it) beside the delivered ones, for a transport whose frames carry a cursor (SSE's
+   * event id). The transport's outbound queue advances them as it writes.
+   * @param seed - positions the client resumes from, in every cursor from the first frame on
+   * (also for channels whose `subscribed` answer is not written yet)
+   */
+  trackWrittenPositions(seed?: ReadonlyMap<string, StreamPosition>): WrittenPositions {
+    this.#written ??= new WrittenPositions(this, seed);
+    return this.#written;
+  }
+
+  /** The written positions, when tracked ({@link Session.trackWrittenPositions}). */
+  get writtenPositions(): WrittenPositions | undefined {
+    return this.#written;
   }
 
   /** The last delivered position of every subscribed channel. */
@@ -176,12 +191,12 @@ export class Session implements SubscriptionTarget {
    */
   admitFrame(text?: string): boolean {
     if (this.#closed) return false;
-    this.lastActivityAt = Date.now();
-    if (this.#takeToken()) return true;
-    this.#rollAbuseWindow();
-    this.#rateViolations++;
+    const now = Date.now();
+    this.lastActivityAt = now;
+    if (this.#budget.take(this.#core.limits, now)) return true;
+    const violations = this.#budget.rateViolation(now);
     this.sendError('rate_limited', 'too many frames; slow down', text === undefined ? undefined : peekRequestId(text));
-    if (this.#rateViolations > this.#core.limits.frameBurst) {
+    if (violations > this.#core.limits.frameBurst) {
       this.#core.metrics.rejections.inc({ reason: 'rate_limited' });
       this.transport.close(CloseCode.RateLimited, 'rate limit exceeded');
     }
@@ -195,9 +210,7 @@ export class Session implements SubscriptionTarget {
    */
   reportInvalidFrame(): void {
     if (this.#closed) return;
-    this.#rollAbuseWindow();
-    this.#invalidFrames++;
-    if (this.#invalidFrames >= this.#core.limits.maxInvalidFrames) {
+    if (this.#budget.invalidFrame(Date.now()) >= this.#core.limits.maxInvalidFrames) {
       this.#core.metrics.rejections.inc({ reason: 'invalid_frames' });
       this.transport.close(CloseCode.BadRequest, 'too many invalid frames');
     }
@@ -208,7 +221,7 @@ export class Session implements SubscriptionTarget {
     switch (frame.type) {
       case 'ping': {
         const pong: PongFrame = frame.id === undefined ? { type: 'pong' } : { type: 'pong', id: frame.id };
-        this.#answer(frame.id === undefined ? '{"type":"pong"}' : JSON.stringify(pong), pong);
+        this.#answers.answer(frame.id === undefined ? '{"type":"pong"}' : JSON.stringify(pong), pong);
         return;
       }
       case 'subscribe':
@@ -248,13 +261,13 @@ export class Session implements SubscriptionTarget {
     if (existing !== undefined) {
       // A subscribe of this channel is still being set up: this one is answered as a sequential
       // server would, once that outcome is known (already subscribed, or the same error).
-      const reply = this.#reserve();
+      const reply = this.#answers.reserve();
       return new Promise<boolean>((resolve) => {
         afterPending(existing, (error) => {
           const [code, message] = error
             ? [error.code, error.message]
             : (['already_subscribed', `already subscribed to ${channel}`] as const);
-          this.#settle(reply, ...this.#errorFrame(code, message, id, channel));
+          this.#answers.settle(reply, ...this.#errorFrame(code, message, id, channel));
           resolve(false);
         });
       });
@@ -272,7 +285,7 @@ export class Session implements SubscriptionTarget {
     // subscribing again) meanwhile removes or replaces it, and the outdated attempt backs out
     // after answering what became of it (its answer goes out before the unsubscribe's).
     const pending: PendingSubscription = { channel, waiters: undefined };
-    const reply = this.#reserve();
+    const reply = this.#answers.reserve();
     let failure: TaskpulseError | null = null;
     // An exact-size array for the first channel (an empty one grows to 17 slots on its first push).
     if (this.#subs.length === 0) this.#subs = [pending];
@@ -289,7 +302,7 @@ export class Session implements SubscriptionTarget {
         // Unsubscribed meanwhile: the subscribe did succeed, and is answered so; the
         // `unsubscribed` answer follows it.
         const done: SubscribedFrame = id === undefined ? opened.frame : { ...opened.frame, id };
-        this.#settle(reply, JSON.stringify(done), done);
+        this.#answers.settle(reply, JSON.stringify(done), done);
         return false;
       }
       this.#subs[index] = opened.subscription;
@@ -301,12 +314,12 @@ export class Session implements SubscriptionTarget {
       } else this.#core.metrics.recoveries.inc({ outcome: opened.outcome });
       // Publications flow once the answer is out (it may wait behind earlier answers).
       const subscription = opened.subscription;
-      this.#settle(reply, JSON.stringify(frame), frame, () => subscription.start());
+      this.#answers.settle(reply, JSON.stringify(frame), frame, () => subscription.start());
       return true;
     } catch (error) {
       this.#remove(pending);
       failure = TaskpulseError.from(error, 'unavailable');
-      this.#settle(reply, ...this.#errorFrame(failure.code, failure.message, id, channel));
+      this.#answers.settle(reply, ...this.#errorFrame(failure.code, failure.message, id, channel));
       return false;
     } finally {
       // Requests about this channel that came meanwhile are answered from this outcome.
@@ -327,11 +340,14 @@ export class Session implements SubscriptionTarget {
     if (!(sub instanceof ChannelSubscription)) {
       // Still being set up: the pending attempt sees it was dropped and backs out. The answer
       // waits for its outcome: `unsubscribed` after a `subscribed`, `not_subscribed` after an error.
-      const reply = this.#reserve();
+      const reply = this.#answers.reserve();
       afterPending(sub, (error) => {
-        if (error === null) this.#settle(reply, ...unsubscribedFrame(channel, id));
+        if (error === null) this.#answers.settle(reply, ...unsubscribedFrame(channel, id));
         else {
-          this.#settle(reply, ...this.#errorFrame('not_subscribed', `not subscribed to ${channel}`, id, channel));
+          this.#answers.settle(
+            reply,
+            ...this.#errorFrame('not_subscribed', `not subscribed to ${channel}`, id, channel),
+          );
         }
       });
       return;
@@ -352,45 +368,7 @@ export class Session implements SubscriptionTarget {
   }
 
   #sendUnsubscribed(channel: string, id: RequestId): void {
-    this.#answer(...unsubscribedFrame(channel, id));
-  }
-
-  /** Sends an answer now, or queues it behind answers still being prepared. */
-  #answer(text: string, frame: ServerFrame, after?: () => void): void {
-    if (this.#replies === undefined) {
-      this.transport.sendControl(text, frame);
-      after?.();
-      return;
-    }
-    this.#replies.push({ text, frame, after });
-  }
-
-  /** Takes the next place in the answer order, for an answer that is not ready yet. */
-  #reserve(): Reply {
-    const reply: Reply = { text: undefined, frame: undefined, after: undefined };
-    if (this.#replies === undefined) this.#replies = [reply];
-    else this.#replies.push(reply);
-    return reply;
-  }
-
-  /** Fills a reserved answer and sends every answer that is ready, in order. */
-  #settle(reply: Reply, text: string, frame: ServerFrame, after?: () => void): void {
-    reply.text = text;
-    reply.frame = frame;
-    reply.after = after;
-    const replies = this.#replies;
-    if (replies === undefined) return;
-    let sent = 0;
-    while (sent < replies.length) {
-      const next = replies[sent] as Reply;
-      if (next.text === undefined) break;
-      sent++;
-      if (this.#closed) continue;
-      this.transport.sendControl(next.text, next.frame);
-      next.after?.();
-    }
-    if (sent === replies.length) this.#replies = undefined;
-    else replies.splice(0, sent);
+    this.#answers.answer(...unsubscribedFrame(channel, id));
   }
 
   #errorFrame(code: ErrorCode, message: string, id?: string | number, channel?: string): [string, ErrorFrame] {
@@ -410,7 +388,7 @@ export class Session implements SubscriptionTarget {
    * requests that are still being prepared.
    */
   sendError(code: ErrorCode, message: string, id?: string | number, channel?: string): void {
-    this.#answer(...this.#errorFrame(code, message, id, channel));
+    this.#answers.answer(...this.#errorFrame(code, message, id, channel));
   }
 
   /**
@@ -442,7 +420,7 @@ export class Session implements SubscriptionTarget {
       this.#core.metrics.subscriptions.dec();
     }
     this.#subs = NO_SUBSCRIPTIONS;
-    this.#replies = undefined;
+    this.#answers.clear();
     this.#expiry.disarm();
     this.#core.releaseSession(this);
   }
@@ -473,58 +451,35 @@ export class Session implements SubscriptionTarget {
     this.transport.close(CloseCode.Unauthorized, 'token expired');
   }
 
-  /** Refresh in place: verify the new token, keep the user, re-check every subscription. */
-  async #refresh(token: string, id: RequestId): Promise<void> {
-    const reply = this.#reserve();
-    const verify = this.#core.verifyToken;
-    if (verify === undefined) {
-      const message = 'this server does not refresh credentials in place: reconnect with the new token';
-      this.#settle(reply, ...this.#errorFrame('bad_request', message, id));
-      return;
-    }
-    let next: Principal;
-    try {
-      next = (await verify(token)) ?? {};
-    } catch (error) {
-      // The old credentials still hold until they expire.
-      const e = TaskpulseError.from(error, 'unauthorized');
-      this.#settle(reply, ...this.#errorFrame(e.code, e.message, id));
-      return;
-    }
-    if (this.#closed) return;
-    if (next.userId !== this.#principal.userId) {
-      // Connection counts, stats and every subscription were granted to the old user.
-      const [text, frame] = this.#errorFrame('forbidden', 'the new credentials are for another user', id);
-      this.#settle(reply, text, frame, () => this.transport.close(CloseCode.Forbidden, 'credentials of another user'));
-      return;
-    }
-    this.#principal = next;
-    this.#expiry.arm(next.expiresAt);
-    const refreshed: RefreshedFrame = {
-      type: 'refreshed',
-      ...(id !== undefined ? { id } : {}),
-      ...(next.expiresAt !== undefined ? { expiresAt: next.expiresAt } : {}),
-    };
-    this.#settle(reply, JSON.stringify(refreshed), refreshed);
-    // Claims may have changed (a project removed): drop what the new credentials do not allow.
-    for (const sub of [...this.#subs]) {
-      if (!(sub instanceof ChannelSubscription)) continue;
-      try {
-        await this.#core.authorize(next, sub.channel, 'subscribe');
-      } catch (error) {
-        if (this.#closed || !this.#subs.includes(sub) || this.#principal !== next) continue;
-        this.#remove(sub);
-        sub.close();
-        this.#core.metrics.subscriptions.dec();
-        const e = TaskpulseError.from(error, 'forbidden');
-        const message = `${e.message} (after the credentials were refreshed; the subscription ended)`;
-        this.#answer(...this.#errorFrame(e.code, message, undefined, sub.channel));
-      }
-    }
+  /** Refresh in place (see ./session-refresh). */
+  #refresh(token: string, id: RequestId): Promise<void> {
+    return refreshCredentials(
+      {
+        core: this.#core,
+        answers: this.#answers,
+        closed: () => this.#closed,
+        principal: () => this.#principal,
+        adopt: (next) => {
+          this.#principal = next;
+          this.#expiry.arm(next.expiresAt);
+        },
+        subscriptions: () => this.#subs.filter((sub): sub is ChannelSubscription => sub instanceof ChannelSubscription),
+        holds: (sub) => this.#subs.includes(sub),
+        drop: (sub) => {
+          this.#remove(sub);
+          sub.close();
+          this.#core.metrics.subscriptions.dec();
+        },
+        errorFrame: (code, message, id, channel) => this.#errorFrame(code, message, id, channel),
+        close: (code, reason) => this.transport.close(code, reason),
+      },
+      token,
+      id,
+    );
   }
 
   async #publish(frame: Extract<ClientFrame, { type: 'publish' }>): Promise<void> {
-    const reply = this.#reserve();
+    const reply = this.#answers.reserve();
     try {
       await this.#core.authorize(this.principal, frame.channel, 'publish');
       const result = await this.#core.broker.publish(frame.channel, frame.event, frame.data, {
@@ -536,30 +491,11 @@ export class Session implements SubscriptionTarget {
         ...(frame.id !== undefined ? { id: frame.id } : {}),
         ...result,
       };
-      this.#settle(reply, JSON.stringify(published), published);
+      this.#answers.settle(reply, JSON.stringify(published), published);
     } catch (error) {
       const e = TaskpulseError.from(error, 'unavailable');
-      this.#settle(reply, ...this.#errorFrame(e.code, e.message, frame.id, frame.channel));
+      this.#answers.settle(reply, ...this.#errorFrame(e.code, e.message, frame.id, frame.channel));
     }
-  }
-
-  #rollAbuseWindow(): void {
-    const now = Date.now();
-    if (now - this.#abuseWindowStart >= ABUSE_WINDOW_MS) {
-      this.#abuseWindowStart = now;
-      this.#invalidFrames = 0;
-      this.#rateViolations = 0;
-    }
-  }
-
-  #takeToken(): boolean {
-    const { maxFramesPerSecond, frameBurst } = this.#core.limits;
-    const now = Date.now();
-    this.#tokens = Math.min(frameBurst, this.#tokens + ((now - this.#tokensAt) * maxFramesPerSecond) / 1000);
-    this.#tokensAt = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
   }
 }
 
@@ -576,14 +512,6 @@ function unsubscribedFrame(channel: string, id: RequestId): [string, Unsubscribe
 function afterPending(pending: PendingSubscription, wake: (failure: TaskpulseError | null) => void): void {
   if (pending.waiters === undefined) pending.waiters = [wake];
   else pending.waiters.push(wake);
-}
-
-/** An answer in the session's answer order; `text` is undefined until it is ready. */
-interface Reply {
-  text: string | undefined;
-  frame: ServerFrame | undefined;
-  /** Run right after the answer is sent (starts the publications of a new subscription). */
-  after: (() => void) | undefined;
 }
 
 /** Marks a subscription still being set up (its identity tells an outdated attempt apart). */

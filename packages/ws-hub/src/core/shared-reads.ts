@@ -8,7 +8,8 @@ import {
   type Broker,
   type ChannelState,
   continuesGeneration,
-  type Publication,
+  type HistoryOptions,
+  type MessageHistoryResult,
   type StreamPosition,
 } from '@taskpulse/protocol';
 import { SerializedPublication } from './serialized';
@@ -28,16 +29,33 @@ export interface RecoveryRead {
 /** Largest page read from history at once during recovery. */
 const RECOVERY_PAGE = 1000;
 
+/**
+ * One page of history as serialized publications: the stored texts passed through when the broker
+ * reads messages (`historyMessages`), else the publications it parsed.
+ */
+async function readPage(
+  broker: Broker,
+  channel: string,
+  options: HistoryOptions,
+): Promise<Omit<MessageHistoryResult, 'messages'> & { publications: SerializedPublication[] }> {
+  if (broker.historyMessages) {
+    const { messages, ...rest } = await broker.historyMessages(channel, options);
+    return { ...rest, publications: messages.map((m) => new SerializedPublication(m)) };
+  }
+  const { publications, ...rest } = await broker.history(channel, options);
+  return { ...rest, publications: publications.map((p) => new SerializedPublication(p)) };
+}
+
 async function readPages(broker: Broker, channel: string, since: StreamPosition): Promise<RecoveryRead> {
-  const first = await broker.history(channel, { since, limit: RECOVERY_PAGE });
-  const publications: Publication[] = first.publications.slice();
+  const first = await readPage(broker, channel, { since, limit: RECOVERY_PAGE });
+  const publications: SerializedPublication[] = first.publications.slice();
   let top = first.offset;
   let recovered = first.recovered;
   // Page on until caught up with the top read on the first page (live delivery covers the rest).
   while (recovered && publications.length > 0 && publications.length % RECOVERY_PAGE === 0) {
-    const last = publications[publications.length - 1] as Publication;
+    const last = publications[publications.length - 1] as SerializedPublication;
     if (last.offset >= top) break;
-    const next = await broker.history(channel, {
+    const next = await readPage(broker, channel, {
       since: { epoch: last.epoch, offset: last.offset },
       limit: RECOVERY_PAGE,
     });
@@ -49,12 +67,7 @@ async function readPages(broker: Broker, channel: string, since: StreamPosition)
     top = Math.max(top, next.offset);
     if (next.publications.length < RECOVERY_PAGE) break;
   }
-  return {
-    epoch: first.epoch,
-    offset: top,
-    publications: publications.map((p) => new SerializedPublication(p)),
-    recovered,
-  };
+  return { epoch: first.epoch, offset: top, publications, recovered };
 }
 
 /** The part of a read that comes after `offset` (reads are sorted by offset). */
@@ -64,7 +77,7 @@ function after(read: RecoveryRead, offset: number): readonly SerializedPublicati
   let hi = pubs.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if ((pubs[mid] as SerializedPublication).pub.offset <= offset) lo = mid + 1;
+    if ((pubs[mid] as SerializedPublication).offset <= offset) lo = mid + 1;
     else hi = mid;
   }
   return lo === 0 ? pubs : pubs.slice(lo);
@@ -88,10 +101,10 @@ const REUSE_MS = 2000;
 function tailConnects(tail: readonly SerializedPublication[], epoch: string, offset: number): boolean {
   const last = tail[tail.length - 1];
   if (last === undefined) return true;
-  if (last.pub.epoch !== epoch) return false;
-  if (last.pub.offset <= offset) return true;
+  if (last.epoch !== epoch) return false;
+  if (last.offset <= offset) return true;
   const first = tail[0] as SerializedPublication;
-  return first.pub.epoch === epoch && first.pub.offset <= offset + 1;
+  return first.epoch === epoch && first.offset <= offset + 1;
 }
 
 /**
@@ -157,7 +170,7 @@ export class SharedReads {
       // The shared read holds this position's answer: it covered everything after an earlier
       // position of the same generation (offsets of stored entries no reader can parse are
       // skipped, so `first` may be further on), hence everything after this one too.
-      return { ...read, publications, recovered: read.recovered || first.pub.offset === since.offset + 1 };
+      return { ...read, publications, recovered: read.recovered || first.offset === since.offset + 1 };
     }
     return this.#share(this.#history, since, this.#track(readPages(this.#broker, this.#channel, since)));
   }

@@ -5,7 +5,7 @@
  * application's own fields (`avid`) are taken from the task's arguments by a mapping.
  * @module
  */
-import type { CeleryQueueEntry, CeleryQueueStatus, CeleryTaskEvent, QueueStatus } from '@taskpulse/protocol';
+import type { CeleryQueueEntry, CeleryQueueStatus, CeleryTaskEvent, QueueStatus } from '@taskpulse/protocol/payloads';
 
 /** What a field mapping function sees of a task. */
 export interface CeleryTaskView {

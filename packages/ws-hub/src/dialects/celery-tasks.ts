@@ -5,15 +5,9 @@
  * The data comes from the Celery bridge of `@taskpulse/redis-bridge`.
  * @module
  */
-import {
-  type CeleryQueueStatus,
-  type CeleryTaskEvent,
-  celeryChannels,
-  closeCodeFor,
-  isErrorCode,
-  type Publication,
-  type StreamPosition,
-} from '@taskpulse/protocol';
+
+import { closeCodeFor, isErrorCode, type Publication, type StreamPosition } from '@taskpulse/protocol';
+import { type CeleryQueueStatus, type CeleryTaskEvent, celeryChannels } from '@taskpulse/protocol/payloads';
 import type { CodecConnection, CodecContext, WireCodec } from '../core/codec';
 import type { HubCore } from '../core/hub-core';
 import { SerializedPublication } from '../core/serialized';

@@ -5,16 +5,9 @@
  * REST reads of the same API.
  * @module
  */
-import type { IncomingMessage } from 'node:http';
-import {
-  channels,
-  namespaceOf,
-  type Publication,
-  type StreamPosition,
-  TaskpulseError,
-  taskProgressActionSchema,
-} from '@taskpulse/protocol';
-import type { CodecConnection, CodecContext, WireCodec } from '../core/codec';
+import { channels, namespaceOf, type Publication, type StreamPosition, TaskpulseError } from '@taskpulse/protocol';
+import { taskProgressActionSchema } from '@taskpulse/protocol/payloads';
+import type { CodecConnection, CodecContext, ConnectionRequest, WireCodec } from '../core/codec';
 import type { HubCore } from '../core/hub-core';
 import type { AuthenticateFn } from '../core/options';
 import type { Principal } from '../core/principal';
@@ -137,7 +130,7 @@ export function taskProgressDialect(options: TaskProgressDialectOptions = {}): T
       storeFor(core);
     },
     trustQueryIdentity(trustOptions = {}) {
-      const fallback = async (request: IncomingMessage) =>
+      const fallback = async (request: ConnectionRequest) =>
         trustOptions.fallback ? trustOptions.fallback(request) : null;
       return async (request) => {
         let url: URL;

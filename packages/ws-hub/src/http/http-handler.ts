@@ -10,6 +10,7 @@ import type { HubCore } from '../core/hub-core';
 import type { Principal } from '../core/principal';
 import { type DialectRoute, type HubDialect, matchRoutePath } from '../dialects/dialect';
 import { parseRequestUrl } from '../request-url';
+import { connectionRequest } from './connection-request';
 import { httpError, requireApiKey, sendError, sendJson } from './http-io';
 import { handleHealthz, handleMetrics, handleReadyz, handleStats } from './ops-endpoints';
 import { handlePoll, PollWaiters } from './poll-endpoint';
@@ -156,7 +157,7 @@ export function createHttpHandler(core: HubCore, options: HttpOptions = {}): Htt
   ): Promise<void> {
     let principal: Promise<Principal> | undefined;
     const auth = () => {
-      principal ??= core.authenticate(request);
+      principal ??= core.authenticate(connectionRequest(request));
       return principal;
     };
     /** Authenticates a read and takes it from the client's read budget. */
@@ -249,7 +250,7 @@ export function createHttpHandler(core: HubCore, options: HttpOptions = {}): Htt
       params,
       requireOpsKey: () => requireOps(request),
       principal: () => {
-        principal ??= core.authenticate(request);
+        principal ??= core.authenticate(connectionRequest(request));
         return principal;
       },
     });

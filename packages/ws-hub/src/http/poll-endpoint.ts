@@ -11,9 +11,9 @@ import { TaskpulseError } from '@taskpulse/protocol';
 import type { ChannelListener } from '../core/channel-router';
 import type { HubCore } from '../core/hub-core';
 import type { Principal } from '../core/principal';
+import { SerializedPublication } from '../core/serialized';
 import { bodyChannelRequest, type ChannelRequest, queryChannelRequest, resolveLastId } from './channel-params';
-import { ifNoneMatch, intParam, readJsonBody, sendJson } from './http-io';
-import { encodePositionsCursor } from './positions-cursor';
+import { ifNoneMatch, intParam, readJsonBody, sendJsonText } from './http-io';
 
 /** One channel in a poll response. */
 export interface PollChannelResult {
@@ -112,13 +112,62 @@ export class PollWaiters {
   }
 }
 
+/**
+ * One channel's result as read: publications as stored texts ({@link SerializedPublication},
+ * from the watched-channel cache) or parsed objects (broker reads); serialized by {@link bodyJson}.
+ */
+interface ChannelRead {
+  kind: ChannelKind;
+  epoch: string;
+  offset: number;
+  recovered?: boolean;
+  publications: readonly (SerializedPublication | Publication)[];
+  more?: boolean;
+  state?: SerializedPublication | Publication | null;
+}
+
+/** A poll's result before serialization. */
+interface PollRead {
+  names: readonly string[];
+  reads: ChannelRead[];
+  cursor: string;
+}
+
+/** From the watched-channel cache when it proves the answer, else undefined (read the broker). */
+function cachedRead(
+  core: HubCore,
+  channel: string,
+  kind: ChannelKind,
+  since: StreamPosition | undefined,
+  limit: number,
+): ChannelRead | undefined {
+  const snap = core.watched.snapshot(channel);
+  if (snap === undefined) return undefined;
+  if (!since) return { kind, epoch: snap.epoch, offset: snap.offset, publications: [], state: snap.latest };
+  if (since.epoch !== snap.epoch || since.offset > snap.offset) return undefined;
+  if (since.offset === snap.offset)
+    return { kind, epoch: since.epoch, offset: since.offset, recovered: true, publications: [] };
+  const tail = snap.tail;
+  const first = tail[0];
+  // Older than the tail: the broker's history answers (or says it cannot).
+  if (first === undefined || first.offset > since.offset + 1) return undefined;
+  const start = since.offset + 1 - first.offset;
+  const publications = tail.slice(start, start + limit);
+  const last = publications[publications.length - 1] as SerializedPublication;
+  const read: ChannelRead = { kind, epoch: last.epoch, offset: last.offset, recovered: true, publications };
+  if (last.offset < snap.offset) read.more = true;
+  return read;
+}
+
 async function readChannel(
   core: HubCore,
   channel: string,
   since: StreamPosition | undefined,
   limit: number,
-): Promise<PollChannelResult> {
+): Promise<ChannelRead> {
   const kind = core.broker.namespaceOptions(channel).kind;
+  const cached = cachedRead(core, channel, kind, since, limit);
+  if (cached !== undefined) return cached;
   if (since) {
     const h = await core.broker.history(channel, { since, limit });
     if (h.recovered) {
@@ -140,27 +189,60 @@ async function poll(
   names: readonly string[],
   since: ReadonlyMap<string, StreamPosition>,
   limit: number,
-): Promise<PollResponse> {
-  const results = await Promise.all(names.map((c) => readChannel(core, c, since.get(c), limit)));
-  const channels: Record<string, PollChannelResult> = {};
-  const positions: Record<string, StreamPosition> = {};
+): Promise<PollRead> {
+  const reads =
+    names.length === 1
+      ? [await readChannel(core, names[0] as string, since.get(names[0] as string), limit)]
+      : await Promise.all(names.map((c) => readChannel(core, c, since.get(c), limit)));
+  let json = '{';
   names.forEach((c, i) => {
-    const r = results[i] as PollChannelResult;
-    channels[c] = r;
-    positions[c] = { epoch: r.epoch, offset: r.offset };
+    const r = reads[i] as ChannelRead;
+    if (i > 0) json += ',';
+    json += `${JSON.stringify(c)}:[${JSON.stringify(r.epoch)},${r.offset}]`;
   });
-  const body: PollResponse = { channels, positions, cursor: encodePositionsCursor(positions) };
-  if (names.length === 1) body.last_id = (results[0] as PollChannelResult).offset;
-  return body;
+  return { names, reads, cursor: Buffer.from(`${json}}`, 'utf8').toString('base64url') };
 }
 
-function etagOf(body: PollResponse): string {
+function pubJson(p: SerializedPublication | Publication): string {
+  return p instanceof SerializedPublication ? p.json : JSON.stringify(p);
+}
+
+/** The {@link PollResponse} as JSON text: publications are written as their stored texts. */
+function bodyJson(body: PollRead): string {
+  let channels = '';
+  let positions = '';
+  body.names.forEach((c, i) => {
+    const r = body.reads[i] as ChannelRead;
+    const name = JSON.stringify(c);
+    const epoch = JSON.stringify(r.epoch);
+    let pubs = '';
+    for (let j = 0; j < r.publications.length; j++) {
+      pubs += (j > 0 ? ',' : '') + pubJson(r.publications[j] as Publication);
+    }
+    let one = `{"kind":${JSON.stringify(r.kind)},"epoch":${epoch},"offset":${r.offset}`;
+    if (r.recovered !== undefined) one += `,"recovered":${r.recovered}`;
+    one += `,"publications":[${pubs}]`;
+    if (r.more) one += ',"more":true';
+    if (r.state !== undefined) one += `,"state":${r.state === null ? 'null' : pubJson(r.state)}`;
+    if (i > 0) {
+      channels += ',';
+      positions += ',';
+    }
+    channels += `${name}:${one}}`;
+    positions += `${name}:{"epoch":${epoch},"offset":${r.offset}}`;
+  });
+  let out = `{"channels":{${channels}},"positions":{${positions}},"cursor":${JSON.stringify(body.cursor)}`;
+  if (body.names.length === 1) out += `,"last_id":${(body.reads[0] as ChannelRead).offset}`;
+  return `${out}}`;
+}
+
+function etagOf(body: PollRead): string {
   return `"${createHash('sha256').update(body.cursor).digest('base64url').slice(0, 27)}"`;
 }
 
 /** Nothing new: every channel continued from its position with no publication. */
-function idle(body: PollResponse): boolean {
-  return Object.values(body.channels).every((r) => r.recovered === true && r.publications.length === 0);
+function idle(body: PollRead): boolean {
+  return body.reads.every((r) => r.recovered === true && r.publications.length === 0);
 }
 
 /** Waits until a publication (or reset) lands on one of the channels, the timeout, or a close. */
@@ -236,8 +318,8 @@ export async function handlePoll(
   limit = Math.min(limit, Math.max(1, Math.floor(settings.maxLimit / channels.length)));
 
   const tags = ifNoneMatch(request);
-  const matches = (b: PollResponse) => tags.includes('*') || tags.includes(etagOf(b));
-  let body = await poll(core, channels, since, limit);
+  const matches = (b: PollRead) => tags.length > 0 && (tags.includes('*') || tags.includes(etagOf(b)));
+  let body: PollRead = await poll(core, channels, since, limit);
   if (waitMs > 0 && (matches(body) || idle(body))) {
     // The client may have gone meanwhile (authentication, reads): no waiter on a dead socket.
     if (request.socket.destroyed || response.destroyed) return;
@@ -265,15 +347,15 @@ export async function handlePoll(
     'cache-control': 'private, no-cache',
     vary: 'Origin, Authorization, Cookie',
   };
-  if (matches(body)) {
+  if (tags.length > 0 && (tags.includes('*') || tags.includes(etag))) {
     response.writeHead(304, cacheHeaders);
     response.end();
     return;
   }
   let count = 0;
-  for (const r of Object.values(body.channels)) count += r.publications.length;
+  for (const r of body.reads) count += r.publications.length;
   if (count > 0) core.metrics.deliveries.inc({ transport: 'poll' }, count);
-  sendJson(response, 200, body, cacheHeaders);
+  sendJsonText(response, 200, bodyJson(body), cacheHeaders);
 }
 
 function numberField(value: unknown, name: string, fallback: number, min: number, max: number): number {

@@ -23,18 +23,6 @@ export function encodePositionsCursor(positions: Readonly<Record<string, StreamP
   return Buffer.from(JSON.stringify(compact), 'utf8').toString('base64url');
 }
 
-/** Encodes the compact form kept by streaming transports (already `[epoch, offset]` pairs). */
-export function encodeCompactCursor(positions: ReadonlyMap<string, readonly [string, number]>): string {
-  let json = '{';
-  let first = true;
-  for (const [channel, pair] of positions) {
-    if (!first) json += ',';
-    first = false;
-    json += `${JSON.stringify(channel)}:[${JSON.stringify(pair[0])},${pair[1]}]`;
-  }
-  return Buffer.from(`${json}}`, 'utf8').toString('base64url');
-}
-
 function badPosition(message: string): TaskpulseError {
   return new TaskpulseError('bad_request', `bad position: ${message}`);
 }

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CloseCode } from '@taskpulse/protocol';
 import type { HubCore } from '../core/hub-core';
 import type { Principal } from '../core/principal';
+import type { Session } from '../core/session';
 import { queryChannelRequest, resolveLastId } from './channel-params';
 import { SseTransport } from './sse-transport';
 
@@ -52,10 +53,9 @@ export async function handleSse(
     onEnd: () => untrack(),
   });
   const untrack = settings.track(transport);
-  const session = core.openSession(principal, transport);
-  transport.session = session;
   // Every event id names every position of the stream, resumed channels included from the start.
-  transport.seedPositions(positions);
+  transport.attach(core.openSession(principal, transport), positions);
+  const session = transport.session as Session;
   request.socket.setTimeout(0);
   // A peer that vanished without a FIN is found by TCP keep-alive probes as well as by heartbeats.
   request.socket.setKeepAlive(true, Math.max(1000, settings.heartbeatIntervalMs));

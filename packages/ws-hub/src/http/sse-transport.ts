@@ -1,22 +1,18 @@
 /**
- * A {@link SessionTransport} over a Server-Sent Events response. Auth, authorization, recovery and
- * positions are the session's (the same code as WebSocket); this file only turns frames into
- * events, keeps the resumable event id, sends heartbeats, and copes with slow readers.
+ * A {@link SessionTransport} over a Server-Sent Events response: a thin binding of the core's
+ * {@link OutboundQueue}. Auth, authorization, recovery and positions are the session's (the same
+ * code as WebSocket), queueing, conflation, batching, priority and slow-consumer cuts the
+ * queue's; this file only turns entries into events (the {@link sseEncoder}), writes the
+ * response, and sends heartbeats.
  * @module
  */
 import type { ServerResponse } from 'node:http';
-import { type ChannelKind, MessagePriority, type ServerFrame } from '@taskpulse/protocol';
+import { type ChannelKind, CloseCode, type ServerFrame } from '@taskpulse/protocol';
 import type { HubCore } from '../core/hub-core';
-import { batchFrame, type SerializedPublication } from '../core/serialized';
+import { type OutboundEncoder, OutboundQueue, type OutboundSettings, type OutboundSink } from '../core/outbound-queue';
+import type { OutboundBatch } from '../core/outbound-scheduler';
+import type { SerializedPublication } from '../core/serialized';
 import type { Session, SessionTransport } from '../core/session';
-import { encodeCompactCursor } from './positions-cursor';
-
-interface Queued {
-  text: string;
-  bytes: number;
-  /** Set for a single publication of a state channel: a newer one replaces it (conflation). */
-  conflateKey?: string;
-}
 
 /** Options of {@link SseTransport}. */
 export interface SseTransportOptions {
@@ -28,27 +24,78 @@ export interface SseTransportOptions {
   onEnd?: () => void;
 }
 
+/** One SSE event: the `id:` line (the session's written positions after it) and one `data:` line. */
+function sseEvent(data: string, cursor: string | undefined): string {
+  // JSON text never contains a raw newline, so one `data:` line carries the whole frame.
+  return cursor === undefined ? `data: ${data}\n\n` : `id: ${cursor}\ndata: ${data}\n\n`;
+}
+
 /**
- * Writes a session's frames as SSE events. Each event carries `id:` = every channel position
- * after it (a cursor), so a reconnecting `EventSource` sends it back as `Last-Event-ID` and the
- * new session resumes each channel exactly where this one stopped.
+ * How queue entries become SSE events. The event id is the cursor of the session's written
+ * positions after the event (every channel position the client has once it has read it), so a
+ * reconnecting `EventSource` sends it back as `Last-Event-ID` and the new session resumes each
+ * channel exactly where this one stopped.
  */
-export class SseTransport implements SessionTransport {
+export const sseEncoder: OutboundEncoder = {
+  control: (text, cursor) => sseEvent(text, cursor),
+  publication: (p: SerializedPublication, cursor) => sharedEvent(p, p.frame, cursor),
+  batch: (batch: OutboundBatch, cursor) => sharedEvent(batch, batch.text, cursor),
+};
+
+/** The publication or batch event encoded last, with its cursor and bytes. */
+const lastEvent: { source: object | undefined; cursor: string | undefined; bytes: Uint8Array } = {
+  source: undefined,
+  cursor: undefined,
+  bytes: new Uint8Array(0),
+};
+
+/**
+ * The bytes of a publication or batch event, encoded once for every stream that writes the same
+ * one with the same id in a row: a fan-out to single-channel streams (their cursor is shared, see
+ * `WrittenPositions.cursor`) encodes one event, as the WebSocket binding frames one.
+ */
+function sharedEvent(source: object, data: string, cursor: string | undefined): Uint8Array {
+  if (lastEvent.source !== source || lastEvent.cursor !== cursor) {
+    lastEvent.source = source;
+    lastEvent.cursor = cursor;
+    lastEvent.bytes = Buffer.from(sseEvent(data, cursor), 'utf8');
+  }
+  return lastEvent.bytes;
+}
+
+// The outbound settings of SSE streams, one per hub core (the label lookup of the delivery
+// counter happens once, never per delivery).
+const settingsOf = new WeakMap<HubCore, OutboundSettings>();
+
+function sseSettings(core: HubCore): OutboundSettings {
+  let settings = settingsOf.get(core);
+  if (settings === undefined) {
+    settings = {
+      scheduler: core.outbound,
+      counter: core.outbound.counter(core.metrics.deliveries.labels({ transport: 'sse' })),
+      maxBufferedBytes: core.limits.maxBufferedBytes,
+      maxBatchBytes: 256 * 1024,
+      onSlowConsumer: () => core.metrics.slowConsumerDisconnects.inc(),
+      onBackpressure: () => {},
+    };
+    settingsOf.set(core, settings);
+  }
+  return settings;
+}
+
+/**
+ * Writes a session's frames as SSE events through the core's outbound queue. Cut as a slow
+ * consumer, the response is destroyed; its `EventSource` reconnects with the last id it read and
+ * recovers.
+ */
+export class SseTransport implements SessionTransport, OutboundSink {
   /** Transport name in stats and metrics. */
   readonly name = 'sse';
-  /** The session, set right after it is opened. */
-  session: Session | undefined;
+  #session: Session | undefined;
   readonly #core: HubCore;
   readonly #response: ServerResponse;
   readonly #options: SseTransportOptions;
-  /** Positions in stream order (what the client has once it read the last written event). */
-  readonly #positions = new Map<string, [string, number]>();
-  /** The `id:` line of `#positions`, built once per change (null: to build): not once per event. */
-  #idLine: string | null = null;
-  #pending: SerializedPublication[] = [];
-  #flushScheduled = false;
-  #queue: Queued[] = [];
-  #queuedBytes = 0;
+  readonly #queue: OutboundQueue;
   #heartbeat: NodeJS.Timeout | undefined;
   #ended = false;
 
@@ -56,8 +103,24 @@ export class SseTransport implements SessionTransport {
     this.#core = core;
     this.#response = response;
     this.#options = options;
-    response.on('drain', () => this.#drain());
+    this.#queue = new OutboundQueue(this, sseEncoder, sseSettings(core));
     response.on('close', () => this.#end());
+  }
+
+  /** The session, set right after it is opened. */
+  get session(): Session | undefined {
+    return this.#session;
+  }
+
+  /**
+   * Binds the session. Its written positions (what the client has once it read an event) give
+   * every event its id; `resumed` seeds them, so that every id carries every resumed channel from
+   * the first event on — also those whose `subscribed` answer is not written yet (a stream cut
+   * after its first event must not drop them).
+   */
+  attach(session: Session, resumed?: ReadonlyMap<string, { epoch: string; offset: number }>): void {
+    this.#session = session;
+    this.#queue.trackPositions(session.trackWrittenPositions(resumed));
   }
 
   /** Writes the response head, the `retry:` hint and the welcome event; starts heartbeats. */
@@ -71,26 +134,17 @@ export class SseTransport implements SessionTransport {
       ...headers,
     });
     this.#response.socket?.setNoDelay(true);
-    this.#write(`retry: ${this.#options.retryMs}\n\n`);
-    if (this.session) this.#write(`data: ${this.session.welcomeFrame()}\n\n`);
+    // The welcome event carries no id: a stream cut right after it resumes from what it asked.
+    const welcome = this.#session ? `data: ${this.#session.welcomeFrame()}\n\n` : '';
+    this.write(`retry: ${this.#options.retryMs}\n\n${welcome}`);
     const every = this.#options.heartbeatIntervalMs;
     if (every > 0) {
       this.#heartbeat = setInterval(() => {
         // A heartbeat behind a full buffer would only add to it; the queue itself proves liveness.
-        if (!this.#response.writableNeedDrain && this.#queue.length === 0) this.#write(':\n\n');
+        if (!this.#response.writableNeedDrain && this.#queue.length === 0) this.write(':\n\n');
       }, every);
       this.#heartbeat.unref?.();
     }
-  }
-
-  /**
-   * Sets the positions the stream resumes from before anything is written, so that every event
-   * id carries every resumed channel from the first event on — also those whose `subscribed`
-   * answer is not written yet (a stream cut after its first event must not drop them).
-   */
-  seedPositions(positions: ReadonlyMap<string, { epoch: string; offset: number }>): void {
-    for (const [channel, p] of positions) this.#positions.set(channel, [p.epoch, p.offset]);
-    this.#idLine = null;
   }
 
   /** Whether the stream has ended. */
@@ -98,125 +152,72 @@ export class SseTransport implements SessionTransport {
     return this.#ended;
   }
 
+  /** {@inheritDoc SessionTransport.sendControl} */
   sendControl(text: string, value?: ServerFrame): void {
-    if (this.#ended) return;
-    this.#flushPending();
-    let frame = value;
-    if (frame === undefined) {
-      try {
-        frame = JSON.parse(text) as ServerFrame;
-      } catch {
-        frame = undefined;
-      }
-    }
-    if (frame?.type === 'subscribed') {
-      // The session's position, not the frame's: after a recovered subscribe the frame carries the
-      // channel's top while the client is still at the requested position until the missed
-      // publications that follow are written.
-      const p = this.session?.positionOf(frame.channel) ?? { epoch: frame.epoch, offset: frame.offset };
-      this.#positions.set(frame.channel, [p.epoch, p.offset]);
-      this.#idLine = null;
-    } else if (frame?.type === 'unsubscribed') {
-      if (this.#positions.delete(frame.channel)) this.#idLine = null;
-    }
-    this.#emit(this.#event(text));
+    this.#queue.control(text, value);
   }
 
+  /** {@inheritDoc SessionTransport.deliver} */
   deliver(publication: SerializedPublication, kind: ChannelKind): void {
-    if (this.#ended) return;
-    this.#core.metrics.deliveries.inc({ transport: this.name });
-    if (this.#response.writableNeedDrain || this.#queue.length > 0) {
-      // Backpressure: one event per publication so a state channel's older values can be dropped.
-      this.#flushPending();
-      this.#apply(publication);
-      // Seed 003's critical publications (priority 1) are never conflated.
-      const conflate = kind === 'state' && publication.pub.priority !== MessagePriority.CRITICAL;
-      this.#emit(this.#event(publication.frame), conflate ? publication.pub.channel : undefined);
-      return;
-    }
-    // Publications delivered in one tick (a recovery, a burst) become one `batch` event.
-    this.#pending.push(publication);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      queueMicrotask(() => {
-        this.#flushScheduled = false;
-        this.#flushPending();
-      });
-    }
+    this.#queue.publication(publication, kind);
   }
 
-  close(_code: number, _reason: string): void {
+  /** {@inheritDoc SessionTransport.close} */
+  close(code: number, _reason: string): void {
     if (this.#ended) return;
-    this.#flushPending();
-    this.#response.end();
+    if (code === CloseCode.SlowConsumer) {
+      // Cut the slow reader; its EventSource reconnects with the last id it read and recovers.
+      this.#core.logger.warn('sse slow consumer cut', { clientId: this.#session?.id });
+      this.#queue.end(false);
+      this.#response.destroy();
+    } else {
+      this.#queue.end(true);
+      this.#response.end();
+    }
     this.#end();
   }
 
-  #flushPending(): void {
-    const items = this.#pending;
-    if (items.length === 0) return;
-    this.#pending = [];
-    for (const p of items) this.#apply(p);
-    const first = items[0] as SerializedPublication;
-    this.#emit(this.#event(items.length === 1 ? first.frame : batchFrame(items)));
+  /** @internal {@inheritDoc OutboundSink.write} */
+  write(chunk: string | Uint8Array): void {
+    if (!this.#ended) this.#response.write(chunk);
   }
 
-  #apply(p: SerializedPublication): void {
-    this.#positions.set(p.pub.channel, [p.pub.epoch, p.pub.offset]);
-    this.#idLine = null;
+  /** @internal {@inheritDoc OutboundSink.needsDrain} */
+  get needsDrain(): boolean {
+    return this.#response.writableNeedDrain;
   }
 
-  #event(data: string): string {
-    // JSON text never contains a raw newline, so one `data:` line carries the whole frame.
-    if (this.#positions.size === 0) return `data: ${data}\n\n`;
-    this.#idLine ??= `id: ${encodeCompactCursor(this.#positions)}\n`;
-    return `${this.#idLine}data: ${data}\n\n`;
+  /** @internal {@inheritDoc OutboundSink.onDrain} */
+  onDrain(callback: () => void): void {
+    this.#response.once('drain', callback);
   }
 
-  #emit(text: string, conflateKey?: string): void {
-    if (this.#ended) return;
-    if (!this.#response.writableNeedDrain && this.#queue.length === 0) {
-      this.#write(text);
-      return;
-    }
-    if (conflateKey !== undefined) {
-      const i = this.#queue.findIndex((q) => q.conflateKey === conflateKey);
-      if (i !== -1) {
-        this.#queuedBytes -= (this.#queue[i] as Queued).bytes;
-        this.#queue.splice(i, 1);
-      }
-    }
-    const bytes = Buffer.byteLength(text);
-    this.#queue.push(conflateKey === undefined ? { text, bytes } : { text, bytes, conflateKey });
-    this.#queuedBytes += bytes;
-    if (this.#queuedBytes + this.#response.writableLength > this.#core.limits.maxBufferedBytes) {
-      // Cut the slow reader; its EventSource reconnects with the last id it read and recovers.
-      this.#core.metrics.slowConsumerDisconnects.inc();
-      this.#core.logger.warn('sse slow consumer cut', { clientId: this.session?.id });
-      this.#response.destroy();
-      this.#end();
-    }
+  /** @internal {@inheritDoc OutboundSink.bufferedBytes} */
+  get bufferedBytes(): number {
+    return this.#response.writableLength;
   }
 
-  #drain(): void {
-    while (this.#queue.length > 0 && !this.#response.writableNeedDrain && !this.#ended) {
-      const next = this.#queue.shift() as Queued;
-      this.#queuedBytes -= next.bytes;
-      this.#write(next.text);
-    }
+  /** @internal {@inheritDoc OutboundSink.writable} */
+  get writable(): boolean {
+    return !this.#ended && !this.#response.destroyed;
   }
 
-  #write(text: string): void {
-    if (!this.#ended) this.#response.write(text);
+  /** @internal {@inheritDoc OutboundSink.cork} */
+  cork(): void {
+    this.#response.cork();
+  }
+
+  /** @internal {@inheritDoc OutboundSink.uncork} */
+  uncork(): void {
+    this.#response.uncork();
   }
 
   #end(): void {
     if (this.#ended) return;
     this.#ended = true;
     clearInterval(this.#heartbeat);
-    this.#queue = [];
-    this.#pending = [];
-    this.session?.close();
+    this.#queue.end(false);
+    this.#session?.close();
     this.#options.onEnd?.();
   }
 }

@@ -4,13 +4,7 @@
  * @module
  */
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
-import {
-  type BrokerStatus,
-  type ChannelFigures,
-  isSystemChannel,
-  type NodeFigures,
-  type Publication,
-} from '@taskpulse/protocol';
+import { type BrokerStatus, type ChannelFigures, isSystemChannel, type NodeFigures } from '@taskpulse/protocol';
 import type { Counter, Gauge } from 'prom-client';
 import type { HubCore } from '../core/hub-core';
 import { SYSTEM_SOURCE } from './system-guard';
@@ -113,7 +107,7 @@ export class NodeFiguresCollector {
   }
 
   /** Counts a publication fanned out to `listeners` local listeners. */
-  onFanout(publication: Publication, listeners: number): void {
+  onFanout(publication: { readonly channel: string }, listeners: number): void {
     let t = this.#traffic.get(publication.channel);
     if (!t) {
       // Bounded: a flood of one-off channels between two samples must not grow this without end.

@@ -11,9 +11,8 @@
  * @module
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import { OPS_SESSION_TOKEN } from '@taskpulse/protocol';
-import { extractToken } from '../auth/token';
+import { extractToken, type TokenRequest } from '../auth/token';
 import type { Principal } from '../core/principal';
 
 /** Name of the dashboard's session cookie. */
@@ -35,7 +34,7 @@ function mac(key: string, expiresAt: number): string {
   return createHmac('sha256', key).update(`taskpulse-ops-session.v1.${expiresAt}`).digest('base64url');
 }
 
-function cookieValue(request: IncomingMessage, name: string): string | undefined {
+function cookieValue(request: TokenRequest, name: string): string | undefined {
   const header = request.headers.cookie;
   if (typeof header !== 'string') return undefined;
   for (const part of header.split(';')) {
@@ -59,9 +58,10 @@ function hostOf(origin: string): string | undefined {
  * subdomain is "same-site", so `SameSite` alone would not stop it.
  * @internal
  */
-export function sameOrigin(request: IncomingMessage): boolean {
+export function sameOrigin(request: TokenRequest): boolean {
   const origin = request.headers.origin;
   if (origin === undefined) return true;
+  if (typeof origin !== 'string') return false;
   const host = hostOf(origin);
   if (host === undefined) return false;
   const forwarded = request.headers['x-forwarded-host'];
@@ -78,12 +78,12 @@ export interface OpsCredential {
    * session cookie from its own origin together with {@link OPS_SESSION_TOKEN} as its token; null
    * otherwise (the request goes on to the hub's own authentication).
    */
-  principalFor(request: IncomingMessage): Principal | null;
+  principalFor(request: TokenRequest): Principal | null;
   /**
    * Whether the request carries the ops key or a valid session cookie from its own origin (the
    * dashboard's own paths: the page and its files are loaded by the browser, without a token).
    */
-  hasCredential(request: IncomingMessage): boolean;
+  hasCredential(request: TokenRequest): boolean;
   /** A new session token, valid for `sessionTtlMs` from `now`. */
   issueToken(now?: number): string;
   /** Whether a session token is valid at `now` (signature, expiry). */
@@ -133,11 +133,11 @@ export function createOpsCredential(options: OpsCredentialOptions): OpsCredentia
     return ok;
   };
 
-  const hasKey = (request: IncomingMessage): boolean => {
+  const hasKey = (request: TokenRequest): boolean => {
     const key = request.headers['x-api-key'];
     return typeof key === 'string' && key !== '' && verifyKey(key);
   };
-  const hasSession = (request: IncomingMessage): boolean => {
+  const hasSession = (request: TokenRequest): boolean => {
     const token = cookieValue(request, OPS_COOKIE);
     return token !== undefined && sameOrigin(request) && verifyToken(token);
   };

@@ -3,8 +3,9 @@
  * hook (and no namespace table) can open them to anyone else.
  * @module
  */
-import type { IncomingMessage } from 'node:http';
-import { isSystemChannel, type Publication, TaskpulseError } from '@taskpulse/protocol';
+
+import { isSystemChannel, TaskpulseError } from '@taskpulse/protocol';
+import type { TokenRequest } from '../auth/token';
 import type { ChannelAction, Principal } from '../core/principal';
 import { isOpsPrincipal } from './ops-credential';
 
@@ -17,9 +18,9 @@ export const SYSTEM_SOURCE = 'system';
  */
 export interface OpsHooks {
   /** The operations principal for a request that carries the credential, else null. */
-  principalFor(request: IncomingMessage): Principal | null;
+  principalFor(request: TokenRequest): Principal | null;
   /** Called once per publication fanned out on this node, with its number of local listeners. */
-  onFanout(publication: Publication, listeners: number): void;
+  onFanout(publication: { readonly channel: string }, listeners: number): void;
   /** Called on every broker status check of the core (every `brokerCheckIntervalMs`). */
   onBrokerCheck(): void;
 }

@@ -3,8 +3,9 @@
  * subscriptions, publications are emitted as `socket.emit(event, envelope)`.
  * @module
  */
-import type { ChannelKind, ErrorCode, ServerFrame, TaskpulseLogger, TestQueueEnvelope } from '@taskpulse/protocol';
+import type { ChannelKind, ErrorCode, ServerFrame, TaskpulseLogger } from '@taskpulse/protocol';
 import { CloseCode, TaskpulseError } from '@taskpulse/protocol';
+import type { TestQueueEnvelope } from '@taskpulse/protocol/payloads';
 import type { SerializedPublication } from '../core/serialized';
 import type { Session, SessionTransport } from '../core/session';
 import { toSeedEnvelope } from './envelope';

@@ -6,9 +6,11 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { channelForLegacyRoom, legacyRoomForChannel, TaskpulseError } from '@taskpulse/protocol';
+import { TaskpulseError } from '@taskpulse/protocol';
+import { channelForLegacyRoom, legacyRoomForChannel } from '@taskpulse/protocol/payloads';
 import type { HubCore } from '../core/hub-core';
 import type { Principal } from '../core/principal';
+import { connectionRequest } from '../http/connection-request';
 import type { Hub } from '../hub';
 import { SocketIoConnection } from './connection';
 import { DEFAULT_SOCKETIO_LIMITS, type SocketIoEndpointOptions, type SocketIoLimits } from './options';
@@ -160,7 +162,7 @@ export async function attachSocketIo(hub: Hub, options: SocketIoEndpointOptions 
     void (async () => {
       try {
         core.checkOrigin(socket.request.headers.origin);
-        const principal = await core.authenticate(withAuthToken(socket));
+        const principal = await core.authenticate(connectionRequest(withAuthToken(socket)));
         core.assertBrokerReady();
         if (connections.size >= limits.maxConnections) {
           core.metrics.rejections.inc({ reason: 'max_connections' });

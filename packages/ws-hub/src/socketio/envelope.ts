@@ -3,7 +3,9 @@
  * userId?}`, with the channel written as the seed's room name.
  * @module
  */
-import { legacyRoomForChannel, MessagePriority, type Publication, type TestQueueEnvelope } from '@taskpulse/protocol';
+
+import type { Publication } from '@taskpulse/protocol';
+import { legacyRoomForChannel, MessagePriority, type TestQueueEnvelope } from '@taskpulse/protocol/payloads';
 
 /**
  * Builds seed 003's envelope for a publication: `id` is the publication's id or

@@ -7,6 +7,8 @@
  * same for every recipient) and writes the same buffer to every socket.
  * @module
  */
+import type { OutboundEncoder } from '../core/outbound-queue';
+import type { OutboundBatch } from '../core/outbound-scheduler';
 import type { SerializedPublication } from '../core/serialized';
 
 const FIN_TEXT = 0x81;
@@ -49,3 +51,30 @@ export function framedPublication(p: SerializedPublication): Uint8Array {
   }
   return bytes;
 }
+
+/**
+ * The WebSocket encoder of the fast path: every entry as one pre-framed text frame, written raw to
+ * the socket. Publication and batch bytes are built once and shared by every socket.
+ */
+export const framedEncoder: OutboundEncoder = {
+  control: (text) => frameText(text),
+  publication: (p) => framedPublication(p),
+  batch: (batch: OutboundBatch) => {
+    let bytes = batch.wire;
+    if (bytes === undefined) {
+      bytes = frameText(batch.text);
+      batch.wire = bytes;
+    }
+    return bytes;
+  },
+};
+
+/**
+ * The WebSocket encoder when an extension transforms frames (per-message deflate): entries stay
+ * text and the connection hands them to `ws`, which frames (and compresses) them per socket.
+ */
+export const textEncoder: OutboundEncoder = {
+  control: (text) => text,
+  publication: (p) => p.frame,
+  batch: (batch: OutboundBatch) => batch.text,
+};

@@ -10,10 +10,11 @@ import { TaskpulseError } from '@taskpulse/protocol';
 import { type PerMessageDeflateOptions, type WebSocket, WebSocketServer } from 'ws';
 import { type CodecContext, nativeCodec, type WireCodec } from '../core/codec';
 import type { HubCore } from '../core/hub-core';
+import type { OutboundSettings } from '../core/outbound-queue';
 import type { Principal } from '../core/principal';
+import { connectionRequest } from '../http/connection-request';
 import { parseRequestUrl } from '../request-url';
 import { HeartbeatMonitor } from './heartbeat';
-import { type DeliveryCounter, OutboundScheduler } from './outbound-scheduler';
 import { rejectUpgrade } from './reject-upgrade';
 import { isUnsupportedVersion, offeredSubprotocols, refuseVersion, selectSubprotocol } from './subprotocol';
 import { HubWebSocket, WsConnection, type WsConnectionShared, type WsMountState } from './ws-connection';
@@ -112,25 +113,14 @@ export function createWsBinding(core: HubCore, options: WsBindingOptions): WsBin
       selectSubprotocol(offered, mounts.get(pathOf(request.url))?.state.native ?? false),
   });
   const connections = new Set<WsConnection>();
-  const scheduler = new OutboundScheduler((error) => logger.error('flush failed', { error: String(error) }));
+  const scheduler = core.outbound;
   let peakBacklogBytes = 0;
   let slowConsumers = 0;
   let closing: Promise<void> | undefined;
   const closeWaiters = new Set<() => void>();
 
   const shared: WsConnectionShared = {
-    scheduler,
     logger,
-    maxBufferedBytes: limits.maxBufferedBytes,
-    maxBatchBytes: 256 * 1024,
-    onSlowConsumer() {
-      slowConsumers++;
-      metrics.slowConsumerDisconnects.inc();
-      metrics.rejections.inc({ reason: 'slow_consumer' });
-    },
-    onBackpressure(bytes) {
-      if (bytes > peakBacklogBytes) peakBacklogBytes = bytes;
-    },
     onClosed(connection) {
       connections.delete(connection);
       if (connections.size === 0) for (const wake of closeWaiters) wake();
@@ -148,15 +138,31 @@ export function createWsBinding(core: HubCore, options: WsBindingOptions): WsBin
 
   // One state per path, and one delivery counter per transport name (label lookups happen here,
   // never per delivery).
-  const counters = new Map<string, DeliveryCounter>();
+  const outbound = new Map<string, OutboundSettings>();
   const mounts = new Map<string, { codec: WireCodec; state: WsMountState }>();
   for (const [path, codec] of codecs) {
-    let counter = counters.get(codec.name);
-    if (!counter) {
-      counter = scheduler.counter(metrics.deliveries.labels({ transport: codec.name }));
-      counters.set(codec.name, counter);
+    let settings = outbound.get(codec.name);
+    if (!settings) {
+      settings = {
+        scheduler,
+        counter: scheduler.counter(metrics.deliveries.labels({ transport: codec.name })),
+        maxBufferedBytes: limits.maxBufferedBytes,
+        maxBatchBytes: 256 * 1024,
+        onSlowConsumer() {
+          slowConsumers++;
+          metrics.slowConsumerDisconnects.inc();
+          metrics.rejections.inc({ reason: 'slow_consumer' });
+        },
+        onBackpressure(bytes) {
+          if (bytes > peakBacklogBytes) peakBacklogBytes = bytes;
+        },
+      };
+      outbound.set(codec.name, settings);
     }
-    mounts.set(path, { codec, state: { name: codec.name, native: codec === nativeCodec, counter, shared } });
+    mounts.set(path, {
+      codec,
+      state: { name: codec.name, native: codec === nativeCodec, outbound: settings, shared },
+    });
   }
 
   function open(
@@ -179,7 +185,7 @@ export function createWsBinding(core: HubCore, options: WsBindingOptions): WsBin
       connection.attach(core.openSession(principal, connection), undefined);
       return;
     }
-    const context: CodecContext = { core, request, url: requestUrl(request), principal };
+    const context: CodecContext = { core, request: connectionRequest(request), url: requestUrl(request), principal };
     let clientId: string | undefined;
     try {
       clientId = codec.clientIdFor?.(context);
@@ -216,7 +222,7 @@ export function createWsBinding(core: HubCore, options: WsBindingOptions): WsBin
         throw error;
       }
       try {
-        principal = await core.authenticate(request);
+        principal = await core.authenticate(connectionRequest(request));
       } catch (error) {
         metrics.rejections.inc({ reason: 'unauthorized' });
         throw error;

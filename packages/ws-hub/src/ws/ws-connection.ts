@@ -1,16 +1,16 @@
 /**
- * One WebSocket connection: the {@link SessionTransport} of a session, with the outbound queue
- * (coalescing, batching, conflation, backpressure) and the heartbeat state.
+ * One WebSocket connection: the {@link SessionTransport} of a session and the
+ * {@link OutboundSink} of its core {@link OutboundQueue} (which does the queueing, conflation,
+ * batching, priority and slow-consumer cuts), plus the heartbeat state.
  * @module
  */
 import { type ChannelKind, CloseCode, type ServerFrame, type TaskpulseLogger } from '@taskpulse/protocol';
 import { WebSocket } from 'ws';
 import type { CodecConnection } from '../core/codec';
-import { batchFrame, type SerializedPublication } from '../core/serialized';
+import { OutboundQueue, type OutboundSettings, type OutboundSink } from '../core/outbound-queue';
+import type { SerializedPublication } from '../core/serialized';
 import type { Session, SessionTransport } from '../core/session';
-import { framedPublication, frameText } from './frame';
-import type { DeliveryCounter, FlushCycle, OutboundScheduler } from './outbound-scheduler';
-import { isCritical, promoteCritical } from './priority';
+import { framedEncoder, textEncoder } from './frame';
 
 /** The net.Socket under a server-side `ws` WebSocket (what the fast path writes to). */
 interface RawSocket {
@@ -57,18 +57,7 @@ export class HubWebSocket extends WebSocket {
   }
 }
 
-/** A publication whose frame is the native one (batchable), an encoded string, or a conflated hole. */
-type Entry = SerializedPublication | string | null;
-
 const OPEN = 1;
-
-// Bits of WsConnection's flags.
-const FAST = 1;
-const BATCHABLE = 2;
-const WAITING_DRAIN = 4;
-const CLOSING = 8;
-/** A critical (priority 1) publication was queued behind other entries: reorder before writing. */
-const CRITICAL = 16;
 
 /** What the connections of one mounted codec share. */
 export interface WsMountState {
@@ -79,47 +68,25 @@ export interface WsMountState {
    * no codec call per delivery).
    */
   readonly native: boolean;
-  /** Delivery counter of this transport. */
-  readonly counter: DeliveryCounter;
+  /** What the outbound queues of this mount share (scheduler, delivery counter, limits). */
+  readonly outbound: OutboundSettings;
   /** What every connection of the binding shares. */
   readonly shared: WsConnectionShared;
 }
 
 /** What every connection of one binding shares. */
 export interface WsConnectionShared {
-  readonly scheduler: OutboundScheduler;
   readonly logger: TaskpulseLogger;
-  /** Bytes queued for one connection (queue + socket buffer) before it is cut with 4509. */
-  readonly maxBufferedBytes: number;
-  /** Largest `batch` frame built from a run of publications, in bytes (approximately). */
-  readonly maxBatchBytes: number;
-  /** Counts a slow-consumer disconnect. */
-  onSlowConsumer(): void;
-  /** Reports the bytes held for a connection when the socket is backed up (for peak tracking). */
-  onBackpressure(bytes: number): void;
   /** The connection ended (socket closed). */
   onClosed(connection: WsConnection): void;
 }
 
-// The shared empty queue of idle connections (replaced before the first push, never written to).
-const NO_ENTRIES: Entry[] = [];
-
-// A run of publications collected during one flush; flushes never nest, so one array serves all.
-const scratchRun: SerializedPublication[] = [];
-
-function entrySize(entry: SerializedPublication | string): number {
-  return typeof entry === 'string' ? entry.length : entry.frame.length;
-}
-
 /**
- * A WebSocket connection as a session transport. Frames are queued and written once per
- * event-loop turn by the {@link OutboundScheduler}; when the socket cannot take more, they stay
- * queued (state channels conflated to their newest value) until it drains, and a connection whose
- * backlog passes `maxBufferedBytes` is closed with 4509.
+ * A WebSocket connection as a session transport: deliveries and control frames go to the core's
+ * outbound queue; the connection is its sink (the raw socket on the fast path, `ws.send` when an
+ * extension transforms frames).
  */
-export class WsConnection implements SessionTransport {
-  /** Whether the scheduler holds this connection in its dirty list. */
-  dirty = false;
+export class WsConnection implements SessionTransport, OutboundSink {
   /** When to send the next protocol ping (ms). */
   nextPingAt: number;
   /** When the unanswered protocol ping was sent (ms), 0 when none is outstanding. */
@@ -127,16 +94,12 @@ export class WsConnection implements SessionTransport {
   readonly #ws: WebSocket;
   readonly #socket: RawSocket;
   readonly #mount: WsMountState;
+  readonly #queue: OutboundQueue;
+  /** Pre-framed writes straight to the socket (no extension transforms frames). */
+  readonly #fast: boolean;
   #session: Session | undefined;
   /** The codec's side of the connection; undefined for the native codec. */
   #codec: CodecConnection | undefined;
-  /** FAST | BATCHABLE | WAITING_DRAIN | CLOSING (one field instead of four, per connection). */
-  #flags = 0;
-  #queue: Entry[] = NO_ENTRIES;
-  #queuedBytes = 0;
-  #queuedPublications = 0;
-  /** Index in the queue of the pending publication of each state channel (for conflation). */
-  #stateSlots: Map<string, number> | undefined;
 
   /**
    * @param ws - the upgraded socket
@@ -150,7 +113,8 @@ export class WsConnection implements SessionTransport {
     this.#socket = (ws as unknown as { _socket: RawSocket })._socket;
     // Pre-framed writes bypass ws's Sender; they are only safe when no extension transforms
     // frames (per-message deflate queues compressed frames inside the Sender).
-    if (ws.extensions === '' && typeof this.#socket?.cork === 'function') this.#flags |= FAST;
+    this.#fast = ws.extensions === '' && typeof this.#socket?.cork === 'function';
+    this.#queue = new OutboundQueue(this, this.#fast ? framedEncoder : textEncoder, mount.outbound);
     (ws as HubWebSocket).connection = this;
   }
 
@@ -166,12 +130,12 @@ export class WsConnection implements SessionTransport {
 
   /** Whether the connection is closing or closed. */
   get closing(): boolean {
-    return (this.#flags & CLOSING) !== 0;
+    return this.#queue.closing;
   }
 
   /** Bytes queued by the hub for this connection. */
   get queuedBytes(): number {
-    return this.#queuedBytes;
+    return this.#queue.queuedBytes;
   }
 
   /** Bytes buffered in the socket (written by the hub, not yet taken by the kernel). */
@@ -186,50 +150,45 @@ export class WsConnection implements SessionTransport {
   attach(session: Session, codec: CodecConnection | undefined): void {
     this.#session = session;
     this.#codec = codec;
-    if (codec === undefined || codec.batchable) this.#flags |= BATCHABLE;
+    this.#queue.batchable = codec === undefined || codec.batchable;
     const greeting = codec === undefined ? session.welcomeFrame() : codec.greeting();
-    if (greeting !== null) this.#enqueue(greeting);
+    if (greeting !== null) this.#queue.control(greeting);
   }
 
   /** {@inheritDoc SessionTransport.deliver} */
   deliver(publication: SerializedPublication, kind: ChannelKind): void {
-    if ((this.#flags & CLOSING) !== 0) return;
-    let entry: SerializedPublication | string = publication;
     const codec = this.#codec;
-    if (codec !== undefined) {
-      let text: string | null;
-      try {
-        text = codec.encodePublication(publication, kind);
-      } catch (error) {
-        // A throwing codec must not take recovery or the connection down; the publication is
-        // dropped for this client (its position already advanced) and the failure is logged.
-        this.#mount.shared.logger.error('codec failed to encode a publication', {
-          channel: publication.pub.channel,
-          offset: publication.pub.offset,
-          error: String(error),
-        });
-        return;
-      }
-      if (text === null) return;
-      // Batchable codecs send native frames: keep the shared object so the frame bytes (and the
-      // batch frame) are built once per publication, not once per socket.
-      if ((this.#flags & BATCHABLE) === 0 || text !== publication.frame) entry = text;
+    if (codec === undefined) {
+      this.#queue.publication(publication, kind);
+      return;
     }
-    const critical = isCritical(publication);
-    if (critical && this.#queue.length > 0) this.#flags |= CRITICAL;
-    if (kind === 'state') this.#conflate(publication.pub.channel, critical);
-    this.#queuedPublications++;
-    this.#enqueue(entry);
+    if (this.#queue.closing) return;
+    let text: string | null;
+    try {
+      text = codec.encodePublication(publication, kind);
+    } catch (error) {
+      // A throwing codec must not take recovery or the connection down; the publication is
+      // dropped for this client (its position already advanced) and the failure is logged.
+      this.#mount.shared.logger.error('codec failed to encode a publication', {
+        channel: publication.channel,
+        offset: publication.offset,
+        error: String(error),
+      });
+      return;
+    }
+    // Batchable codecs that send native frames keep the shared object (the queue sees the text is
+    // the native frame), so the frame bytes and the batch frame are built once, not per socket.
+    if (text !== null) this.#queue.publication(publication, kind, text);
   }
 
   /** {@inheritDoc SessionTransport.sendControl} */
   sendControl(frame: string, value?: ServerFrame): void {
-    if ((this.#flags & CLOSING) !== 0) return;
     const codec = this.#codec;
     if (codec === undefined) {
-      this.#enqueue(frame);
+      this.#queue.control(frame);
       return;
     }
+    if (this.#queue.closing) return;
     let text: string | null;
     try {
       text = codec.encodeControl(value ?? (JSON.parse(frame) as ServerFrame), frame);
@@ -237,17 +196,22 @@ export class WsConnection implements SessionTransport {
       this.#mount.shared.logger.error('codec failed to encode a control frame', { error: String(error) });
       return;
     }
-    if (text !== null) this.#enqueue(text);
+    if (text !== null) this.#queue.control(text);
   }
 
   /** {@inheritDoc SessionTransport.close} */
   close(code: number, reason: string): void {
-    if ((this.#flags & CLOSING) !== 0) return;
-    this.#flags |= CLOSING;
+    if (this.#queue.closing) return;
     // Write what is pending first (the error frame that explains the close must arrive), except
     // for a slow consumer: its backlog is what is being given up.
-    if (code === CloseCode.SlowConsumer) this.#drop();
-    else this.flush(null);
+    const slow = code === CloseCode.SlowConsumer;
+    if (slow) {
+      this.#mount.shared.logger.warn('slow consumer disconnected', {
+        clientId: this.#session?.id,
+        socketBufferedBytes: this.#socket.writableLength,
+      });
+    }
+    this.#queue.end(!slow);
     try {
       this.#ws.close(code, reason.slice(0, 120));
     } catch {
@@ -262,8 +226,7 @@ export class WsConnection implements SessionTransport {
    * network still works learns why (4408 for a missed pong); otherwise it sees 1006.
    */
   terminate(code?: number, reason = ''): void {
-    this.#flags |= CLOSING;
-    this.#drop();
+    this.#queue.end(false);
     if (code !== undefined && this.#ws.readyState === OPEN) {
       try {
         this.#ws.close(code, reason);
@@ -272,6 +235,42 @@ export class WsConnection implements SessionTransport {
       }
     }
     this.#ws.terminate();
+  }
+
+  /** @internal {@inheritDoc OutboundSink.write} */
+  write(chunk: string | Uint8Array): void {
+    if (this.#fast) this.#socket.write(chunk);
+    else this.#ws.send(chunk);
+  }
+
+  /** @internal {@inheritDoc OutboundSink.needsDrain} */
+  get needsDrain(): boolean {
+    return this.#socket.writableNeedDrain;
+  }
+
+  /** @internal {@inheritDoc OutboundSink.onDrain} */
+  onDrain(callback: () => void): void {
+    this.#socket.once('drain', callback);
+  }
+
+  /** @internal {@inheritDoc OutboundSink.bufferedBytes} */
+  get bufferedBytes(): number {
+    return this.#socket.writableLength;
+  }
+
+  /** @internal {@inheritDoc OutboundSink.writable} */
+  get writable(): boolean {
+    return this.#ws.readyState === OPEN;
+  }
+
+  /** @internal {@inheritDoc OutboundSink.cork} */
+  cork(): void {
+    this.#socket.cork();
+  }
+
+  /** @internal {@inheritDoc OutboundSink.uncork} */
+  uncork(): void {
+    this.#socket.uncork();
   }
 
   /** Sends a protocol ping. */
@@ -285,180 +284,10 @@ export class WsConnection implements SessionTransport {
     }
   }
 
-  /** Writes everything pending, unless the socket is backed up (then it waits for `drain`). */
-  flush(cycle: FlushCycle | null): void {
-    this.dirty = false;
-    let queue: readonly Entry[] = this.#queue;
-    if (queue.length === 0) return;
-    if (this.#ws.readyState !== OPEN) {
-      this.#drop();
-      return;
-    }
-    const socket = this.#socket;
-    if (socket.writableNeedDrain && (this.#flags & CLOSING) === 0) {
-      if ((this.#flags & WAITING_DRAIN) === 0) {
-        this.#flags |= WAITING_DRAIN;
-        // Listened to only while backed up, so idle connections carry no drain listener.
-        socket.once('drain', () => this.#onDrain());
-      }
-      this.#mount.shared.onBackpressure(this.#queuedBytes + socket.writableLength);
-      return;
-    }
-    this.#queue = NO_ENTRIES;
-    this.#queuedBytes = 0;
-    this.#stateSlots?.clear();
-    if ((this.#flags & CRITICAL) !== 0) {
-      // Seed 003's priority: critical publications go ahead of other channels' backlog.
-      this.#flags &= ~CRITICAL;
-      queue = promoteCritical(queue);
-    }
-    this.#mount.counter.pending += this.#queuedPublications;
-    this.#queuedPublications = 0;
-    if (queue.length === 1) {
-      // The common case at low rates: one frame, one write, nothing to cork.
-      const entry = queue[0] as Entry;
-      if (typeof entry === 'string') this.#writeText(entry);
-      else if (entry !== null) this.#writePublication(entry);
-      return;
-    }
-    socket.cork();
-    try {
-      const run = scratchRun;
-      for (let i = 0; i < queue.length; i++) {
-        const entry = queue[i];
-        if (entry === null || entry === undefined) continue;
-        if (typeof entry === 'string') {
-          if (run.length > 0) this.#writeRun(run, cycle);
-          this.#writeText(entry);
-        } else {
-          run.push(entry);
-        }
-      }
-      if (run.length > 0) this.#writeRun(run, cycle);
-    } finally {
-      scratchRun.length = 0;
-      socket.uncork();
-    }
-  }
-
-  #enqueue(entry: SerializedPublication | string): void {
-    // A one-slot array for the first entry of a turn (the common case): an empty array would grow
-    // to 17 slots on its first push, once per delivery.
-    if (this.#queue === NO_ENTRIES) this.#queue = [entry];
-    else this.#queue.push(entry);
-    this.#queuedBytes += entrySize(entry);
-    if ((this.#flags & WAITING_DRAIN) !== 0) {
-      // The socket is backed up: nothing is written until it drains, so the backlog only grows.
-      const held = this.#queuedBytes + this.#socket.writableLength;
-      const { shared } = this.#mount;
-      shared.onBackpressure(held);
-      if (held > shared.maxBufferedBytes) this.#slowConsumer();
-      return;
-    }
-    this.#mount.shared.scheduler.schedule(this);
-  }
-
-  /**
-   * Drops the pending publication of a state channel when a newer one comes: only the newest
-   * value matters. Values pending together are those of one event-loop turn for a client that
-   * keeps up (rarely more than one), and everything since the socket backed up for a slow one.
-   * Critical (priority 1) publications are never dropped: they take no slot.
-   */
-  #conflate(channel: string, critical: boolean): void {
-    let slots = this.#stateSlots;
-    if (slots === undefined) {
-      slots = new Map();
-      this.#stateSlots = slots;
-    }
-    const index = slots.get(channel);
-    if (index !== undefined) {
-      const old = this.#queue[index];
-      if (old !== null && old !== undefined) {
-        this.#queuedBytes -= entrySize(old);
-        this.#queuedPublications--;
-        this.#queue[index] = null;
-      }
-    }
-    if (critical) slots.delete(channel);
-    else slots.set(channel, this.#queue.length);
-  }
-
-  #writeRun(run: SerializedPublication[], cycle: FlushCycle | null): void {
-    if (run.length === 1) {
-      this.#writePublication(run[0] as SerializedPublication);
-    } else {
-      // Split very long runs (a large recovery) into several batch frames of bounded size.
-      const max = this.#mount.shared.maxBatchBytes;
-      let start = 0;
-      let bytes = 0;
-      for (let i = 0; i < run.length; i++) {
-        const size = (run[i] as SerializedPublication).json.length;
-        if (i > start && bytes + size > max) {
-          this.#writeBatch(run, start, i, cycle);
-          start = i;
-          bytes = 0;
-        }
-        bytes += size;
-      }
-      this.#writeBatch(run, start, run.length, cycle);
-    }
-    run.length = 0;
-  }
-
-  #writeBatch(run: SerializedPublication[], from: number, to: number, cycle: FlushCycle | null): void {
-    if (to - from === 1) {
-      this.#writePublication(run[from] as SerializedPublication);
-      return;
-    }
-    const fast = (this.#flags & FAST) !== 0;
-    if (cycle !== null) {
-      if (fast) this.#socket.write(cycle.batchBytes(run, from, to));
-      else this.#ws.send(cycle.batch(run, from, to).text);
-      return;
-    }
-    const text = batchFrame(run.slice(from, to));
-    if (fast) this.#socket.write(frameText(text));
-    else this.#ws.send(text);
-  }
-
-  #writePublication(p: SerializedPublication): void {
-    if ((this.#flags & FAST) !== 0) this.#socket.write(framedPublication(p));
-    else this.#ws.send(p.frame);
-  }
-
-  #writeText(text: string): void {
-    if ((this.#flags & FAST) !== 0) this.#socket.write(frameText(text));
-    else this.#ws.send(text);
-  }
-
-  #slowConsumer(): void {
-    this.#mount.shared.onSlowConsumer();
-    this.#mount.shared.logger.warn('slow consumer disconnected', {
-      clientId: this.#session?.id,
-      queuedBytes: this.#queuedBytes,
-      socketBufferedBytes: this.#socket.writableLength,
-    });
-    this.close(CloseCode.SlowConsumer, 'slow consumer');
-  }
-
-  #drop(): void {
-    this.#flags &= ~CRITICAL;
-    this.#queue = NO_ENTRIES;
-    this.#queuedBytes = 0;
-    this.#queuedPublications = 0;
-    this.#stateSlots?.clear();
-  }
-
-  #onDrain(): void {
-    if ((this.#flags & WAITING_DRAIN) === 0) return;
-    this.#flags &= ~WAITING_DRAIN;
-    if (this.#queue.length > 0) this.#mount.shared.scheduler.schedule(this);
-  }
-
   /** @internal A message from the client (`binary`: a binary frame, not a text one). */
   receive(data: Buffer | ArrayBuffer | Buffer[], binary = false): void {
     this.pingSentAt = 0;
-    if ((this.#flags & CLOSING) !== 0) return;
+    if (this.#queue.closing) return;
     if (binary && this.#codec === undefined) {
       // The native protocol is JSON text frames only (docs/protocol.md): a binary frame is an
       // invalid frame — answered with `bad_frame` and counted toward the 4400 close.
@@ -485,8 +314,7 @@ export class WsConnection implements SessionTransport {
 
   /** @internal The socket closed. */
   closed(): void {
-    this.#flags |= CLOSING;
-    this.#drop();
+    this.#queue.end(false);
     this.#session?.close();
     try {
       this.#codec?.onClose?.();

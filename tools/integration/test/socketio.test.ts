@@ -1,25 +1,30 @@
-import type { IncomingMessage } from 'node:http';
+import { SEED_NAMESPACES, TaskpulseError } from '@taskpulse/protocol';
 import {
   MessagePriority,
-  SEED_NAMESPACES,
-  TaskpulseError,
   type TestQueueEnvelope,
   TestQueueEvents,
   testQueueEnvelopeSchema,
-} from '@taskpulse/protocol';
+} from '@taskpulse/protocol/payloads';
 import { createPublisher, createRedisBroker, type Publisher, type RedisBroker } from '@taskpulse/redis-bridge';
 import { type RedisServer, startRedis, uniqueId } from '@taskpulse/testkit';
+import {
+  attachSocketIo,
+  type ConnectionRequest,
+  extractToken,
+  type RoomReply,
+  type SocketIoEndpoint,
+  type SocketIoLimits,
+} from '@taskpulse/ws-hub';
 import { Server } from 'socket.io';
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { attachSocketIo, extractToken, type RoomReply, type SocketIoEndpoint, type SocketIoLimits } from '../src/index';
 import { startHub, type TestHub } from './helpers/hub';
 import { waitUntil } from './helpers/wait';
 import { TestClient } from './helpers/ws-client';
 
 /** Tokens are `user:<id>`; anything else is refused. */
-function authenticate(request: IncomingMessage) {
+function authenticate(request: ConnectionRequest) {
   const token = extractToken(request);
   if (token === null || token === undefined) return null;
   if (!token.startsWith('user:')) throw new TaskpulseError('unauthorized', 'bad token');

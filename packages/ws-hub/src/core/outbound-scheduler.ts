@@ -1,17 +1,17 @@
 /**
- * Write coalescing: every socket with pending frames is flushed once per event-loop turn, by one
- * shared `setImmediate` (not one per socket), and a `batch` frame built for one socket is reused
- * for every other socket that has the same publications pending in the same turn.
+ * Write coalescing for every transport: each outbound queue with pending entries is flushed once
+ * per event-loop turn, by one shared `setImmediate` per hub core (not one per connection, not one
+ * per transport), and a `batch` frame built for one connection is reused for every other
+ * connection — WebSocket or SSE — that has the same publications pending in the same turn.
  * @module
  */
-import { batchFrame, type SerializedPublication } from '../core/serialized';
-import { frameText } from './frame';
+import { batchFrame, type SerializedPublication } from './serialized';
 
 /** Something the scheduler flushes. */
 export interface Flushable {
-  /** Set by the scheduler while the connection is in the dirty list. */
+  /** Set by the scheduler while the queue is in the dirty list. */
   dirty: boolean;
-  /** Writes everything pending. `cycle` shares batch frames between sockets of one flush cycle. */
+  /** Writes everything pending. `cycle` shares batch frames between queues of one flush cycle. */
   flush(cycle: FlushCycle | null): void;
 }
 
@@ -23,18 +23,27 @@ export interface DeliveryCounter {
   readonly child: { inc(value?: number): void };
 }
 
-interface CachedBatch {
+/**
+ * A `batch` frame of one run of publications, built once per flush cycle and shared by every
+ * queue that writes the same run. `wire` is a slot for the one transport encoding that is the
+ * same for every recipient (the WebSocket binding keeps the framed bytes there); transports whose
+ * bytes differ per recipient (SSE's event id) use `text` only.
+ */
+export interface OutboundBatch {
+  /** The publications, in order. */
   readonly items: readonly SerializedPublication[];
+  /** The native `batch` frame. */
   readonly text: string;
-  bytes: Buffer | undefined;
+  /** A shared transport encoding of `text` (see above). */
+  wire: Uint8Array | undefined;
 }
 
 /** The batch frames of one flush cycle, keyed by their first publication. */
 export class FlushCycle {
-  readonly #batches = new Map<SerializedPublication, CachedBatch[]>();
+  readonly #batches = new Map<SerializedPublication, OutboundBatch[]>();
 
   /** Returns the batch of `run[from..to)`, built once per cycle. */
-  batch(run: readonly SerializedPublication[], from: number, to: number): CachedBatch {
+  batch(run: readonly SerializedPublication[], from: number, to: number): OutboundBatch {
     const first = run[from] as SerializedPublication;
     let candidates = this.#batches.get(first);
     if (candidates) {
@@ -46,18 +55,12 @@ export class FlushCycle {
       this.#batches.set(first, candidates);
     }
     const items = run.slice(from, to);
-    const built: CachedBatch = { items, text: batchFrame(items), bytes: undefined };
+    const built: OutboundBatch = { items, text: batchFrame(items), wire: undefined };
     candidates.push(built);
     return built;
   }
 
-  /** The framed bytes of a cached batch. */
-  batchBytes(run: readonly SerializedPublication[], from: number, to: number): Buffer {
-    const batch = this.batch(run, from, to);
-    if (batch.bytes === undefined) batch.bytes = frameText(batch.text);
-    return batch.bytes;
-  }
-
+  /** Forgets the batches of the cycle that ended. */
   clear(): void {
     this.#batches.clear();
   }
@@ -74,14 +77,14 @@ function sameRun(
   return true;
 }
 
-/** Flushes dirty connections once per event-loop turn. */
+/** Flushes dirty queues once per event-loop turn. One per hub core, shared by every transport. */
 export class OutboundScheduler {
   #dirty: Flushable[] = [];
   // The list being flushed; the two lists trade places every turn instead of a new one each turn.
   #flushing: Flushable[] = [];
   #scheduled = false;
   readonly #cycle = new FlushCycle();
-  readonly #counters: DeliveryCounter[] = [];
+  readonly #counters = new Map<DeliveryCounter['child'], DeliveryCounter>();
   readonly #onError: (error: unknown) => void;
 
   /** @param onError - called when a flush throws (it never should) */
@@ -89,14 +92,20 @@ export class OutboundScheduler {
     this.#onError = onError;
   }
 
-  /** A delivery counter for a transport label (create it once per transport, not per delivery). */
+  /**
+   * The delivery counter of a transport label (one per prom-client child: create it once per
+   * transport, not per delivery; asking again returns the same counter).
+   */
   counter(child: DeliveryCounter['child']): DeliveryCounter {
-    const counter: DeliveryCounter = { pending: 0, child };
-    this.#counters.push(counter);
+    let counter = this.#counters.get(child);
+    if (counter === undefined) {
+      counter = { pending: 0, child };
+      this.#counters.set(child, counter);
+    }
     return counter;
   }
 
-  /** Marks a connection dirty; the first one of a turn schedules the flush. */
+  /** Marks a queue dirty; the first one of a turn schedules the flush. */
   schedule(target: Flushable): void {
     if (target.dirty) return;
     target.dirty = true;
@@ -109,7 +118,7 @@ export class OutboundScheduler {
 
   /** Adds pending delivery counts to their prom-client counters. */
   commitCounts(): void {
-    for (const counter of this.#counters) {
+    for (const counter of this.#counters.values()) {
       if (counter.pending > 0) {
         counter.child.inc(counter.pending);
         counter.pending = 0;
@@ -119,8 +128,8 @@ export class OutboundScheduler {
 
   readonly #flushAll = (): void => {
     this.#scheduled = false;
-    // Connections made dirty while flushing (a write that synchronously triggers a delivery)
-    // land in the next list and get their own turn.
+    // Queues made dirty while flushing (a write that synchronously triggers a delivery) land in
+    // the next list and get their own turn.
     const dirty = this.#dirty;
     this.#dirty = this.#flushing;
     this.#flushing = dirty;

@@ -5,11 +5,17 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { connectedMessageSchema, SEED_NAMESPACES } from '@taskpulse/protocol';
+import { SEED_NAMESPACES } from '@taskpulse/protocol';
+import { connectedMessageSchema } from '@taskpulse/protocol/payloads';
 import { createRedisBroker, type RedisBroker } from '@taskpulse/redis-bridge';
 import { type RedisServer, startRedis, uniqueId } from '@taskpulse/testkit';
+import {
+  type ClientRecord,
+  type ClientRecordStore,
+  createBrokerClientStore,
+  taskProgressDialect,
+} from '@taskpulse/ws-hub/dialects';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { type ClientRecord, type ClientRecordStore, createBrokerClientStore, taskProgressDialect } from '../src/index';
 import { LegacyClient } from './fixtures/legacy-client';
 import { startHub, type TestHub } from './helpers/hub';
 import { waitUntil } from './helpers/wait';

@@ -5,14 +5,10 @@
 import { type Broker, type BrokerStatus, type LiveFrame, SEED_NAMESPACES } from '@taskpulse/protocol';
 import { createRedisBroker, type RedisBroker } from '@taskpulse/redis-bridge';
 import { type RedisServer, startRedis, uniqueId } from '@taskpulse/testkit';
+import { createMemoryBroker } from '@taskpulse/ws-hub';
+import { CLIENT_RECORD_NAMESPACES, processorStatusDialect, taskProgressDialect } from '@taskpulse/ws-hub/dialects';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import {
-  CLIENT_RECORD_NAMESPACES,
-  createMemoryBroker,
-  processorStatusDialect,
-  taskProgressDialect,
-} from '../src/index';
 import { testAuthenticate } from './fixtures/http-client';
 import { LegacyClient } from './fixtures/legacy-client';
 import { startHub, type TestHub } from './helpers/hub';

@@ -5,8 +5,9 @@
 import { SEED_NAMESPACES } from '@taskpulse/protocol';
 import { createRedisBroker, type RedisBroker } from '@taskpulse/redis-bridge';
 import { type RedisServer, startRedis, uniqueId } from '@taskpulse/testkit';
+import type { PollResponse } from '@taskpulse/ws-hub';
+import { CLIENT_RECORD_NAMESPACES, taskProgressDialect } from '@taskpulse/ws-hub/dialects';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLIENT_RECORD_NAMESPACES, type PollResponse, taskProgressDialect } from '../src/index';
 import { call, liveSubscribers, SseStream, testAuthenticate } from './fixtures/http-client';
 import { LegacyClient } from './fixtures/legacy-client';
 import { startHub, type TestHub } from './helpers/hub';

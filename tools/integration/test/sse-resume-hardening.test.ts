@@ -7,7 +7,8 @@ import { createRedisBroker, type RedisBroker } from '@taskpulse/redis-bridge';
 import { type RedisServer, startRedis, uniqueId } from '@taskpulse/testkit';
 import { EventSource } from 'eventsource';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { decodePositionsCursor, encodePositionsCursor } from '../src/index';
+// Internal: the SSE cursor codec is not part of the public surface, so it is read from the sources.
+import { decodePositionsCursor, encodePositionsCursor } from '../../../packages/ws-hub/src/http/positions-cursor';
 import { SseStream } from './fixtures/http-client';
 import { startHub, type TestHub } from './helpers/hub';
 import { waitUntil } from './helpers/wait';
