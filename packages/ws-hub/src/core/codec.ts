@@ -4,6 +4,8 @@
  * socket; the codec translates between the socket's text and the hub's {@link Session}.
  * @module
  */
+// Header names and value types only (the shape every Node server library shares), no Node request.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { ChannelKind, ServerFrame } from '@taskpulse/protocol';
 import type { HubCore } from './hub-core';
 import type { Principal } from './principal';
@@ -20,7 +22,7 @@ export interface ConnectionRequest {
   /** The request target as sent: path and query string (`/` when absent). */
   readonly url: string;
   /** The request headers, with lower-case names. */
-  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly headers: Readonly<IncomingHttpHeaders>;
   /** The peer's address, when known. */
   readonly remoteAddress: string | undefined;
 }
