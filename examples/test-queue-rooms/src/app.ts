@@ -7,7 +7,14 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { SEED_NAMESPACES, TaskpulseError, type TaskpulseLogger } from '@taskpulse/protocol';
 import { createRedisBroker } from '@taskpulse/redis-bridge';
 import { type BullmqBridge, createBullmqBridge, testQueueMapping } from '@taskpulse/redis-bridge/bullmq';
-import { attachSocketIo, createHub, extractToken, type Hub, type SocketIoEndpoint } from '@taskpulse/ws-hub';
+import {
+  attachSocketIo,
+  type ConnectionRequest,
+  createHub,
+  extractToken,
+  type Hub,
+  type SocketIoEndpoint,
+} from '@taskpulse/ws-hub';
 import { Server } from 'socket.io';
 import { listen, urlOf } from './listen';
 import { QUEUE_NAME, startTestQueue, type TestQueue } from './queue';
@@ -25,7 +32,7 @@ export const NAMESPACES = {
  * Socket.IO's `auth: {token}`) makes the connection that user; no token is anonymous. Use a real
  * one (`createJwtAuthenticator`) in production.
  */
-export function demoAuthenticate(request: IncomingMessage): { userId: string } | null {
+export function demoAuthenticate(request: ConnectionRequest): { userId: string } | null {
   const token = extractToken(request);
   if (!token) return null;
   if (!token.startsWith('user:') || token.length <= 5)
