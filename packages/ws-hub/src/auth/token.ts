@@ -10,7 +10,12 @@ import type { ConnectionRequest } from '../core/codec';
  * What {@link extractToken} reads of a request: its target and headers. A {@link ConnectionRequest}
  * and Node's `IncomingMessage` both are one.
  */
-export type TokenRequest = Pick<ConnectionRequest, 'headers'> & { readonly url?: string | undefined };
+export interface TokenRequest {
+  /** The request headers (`authorization`, `cookie`…). */
+  readonly headers: ConnectionRequest['headers'];
+  /** The request target, path and query string (the `token` query parameter is read from it). */
+  readonly url?: string | undefined;
+}
 
 /** A place a token may be read from. */
 export type TokenSource = 'header' | 'query' | 'cookie';
