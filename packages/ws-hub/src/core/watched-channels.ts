@@ -52,6 +52,11 @@ interface Entry extends WatchedSnapshot {
   /** A state read is in flight; publications received meanwhile wait in `pending`. */
   syncing: boolean;
   pending: SerializedPublication[];
+  /**
+   * Publications kept in `tail`: `tailSize`, but never more than the namespace's history keeps
+   * (a poll must not recover from memory what every other node, and WebSocket, report as lost).
+   */
+  keep: number;
   /** Bumped by every reset: a state read started before one is discarded. */
   resets: number;
   lastUsed: number;
@@ -145,6 +150,7 @@ export class WatchedChannels {
       synced: false,
       syncing: false,
       pending: [],
+      keep: this.#keepFor(channel),
       resets: 0,
       lastUsed: Date.now(),
       listener: {
@@ -195,7 +201,10 @@ export class WatchedChannels {
     entry.offset = state.offset;
     const latest = state.latest === null ? null : new SerializedPublication(state.latest);
     entry.latest = latest;
-    entry.tail = latest !== null && latest.epoch === state.epoch && latest.offset === state.offset ? [latest] : [];
+    entry.tail =
+      entry.keep > 0 && latest !== null && latest.epoch === state.epoch && latest.offset === state.offset
+        ? [latest]
+        : [];
     entry.synced = true;
     for (const publication of pending) this.#apply(entry, publication);
   }
@@ -215,8 +224,17 @@ export class WatchedChannels {
     }
     entry.offset = publication.offset;
     entry.latest = publication;
+    if (entry.keep === 0) return;
     entry.tail.push(publication);
-    if (entry.tail.length > this.#tailSize) entry.tail.shift();
+    if (entry.tail.length > entry.keep) entry.tail.shift();
+  }
+
+  #keepFor(channel: string): number {
+    try {
+      return Math.min(this.#tailSize, this.#broker.namespaceOptions(channel).historySize);
+    } catch {
+      return 0;
+    }
   }
 
   #sweep(): void {
