@@ -64,3 +64,25 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Offsets 1..n. */
 export const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+/**
+ * Runs the publish script with a raw body, as a publisher of another language does (events kind,
+ * history 100, 60 s TTL). Resolves with the script's reply `[epoch, offset]`.
+ */
+export function evalPublish(client: Redis, prefix: string, channel: string, body: string) {
+  const keys = channelKeys(prefix, channel);
+  return client.eval(
+    readFileSync(luaScriptPath('publish'), 'utf8'),
+    3,
+    keys.meta,
+    keys.history,
+    keys.pubsub,
+    newEpochCandidate(),
+    channel,
+    body,
+    100,
+    60_000,
+    'events',
+    'publish',
+  ) as Promise<[string, number]>;
+}

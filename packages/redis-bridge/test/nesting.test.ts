@@ -1,18 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { MAX_DATA_DEPTH, type Publication, type TaskpulseError } from '@taskpulse/protocol';
 import { type RedisServer, startRedis, uniqueId } from '@taskpulse/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  channelKeys,
-  createPublisher,
-  createRedisBroker,
-  luaScriptPath,
-  newEpochCandidate,
-  type Publisher,
-  type RedisBroker,
-} from '../src/index';
-import { waitUntil } from './helpers';
+import { channelKeys, createPublisher, createRedisBroker, type Publisher, type RedisBroker } from '../src/index';
+import { evalPublish, waitUntil } from './helpers';
 
 const namespaces = { rel: { historySize: 100 } };
 const deepText = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
@@ -39,24 +30,6 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-function evalPublish(channel: string, body: string) {
-  const keys = channelKeys(prefix, channel);
-  return client.eval(
-    readFileSync(luaScriptPath('publish'), 'utf8'),
-    3,
-    keys.meta,
-    keys.history,
-    keys.pubsub,
-    newEpochCandidate(),
-    channel,
-    body,
-    100,
-    60_000,
-    'events',
-    'publish',
-  );
-}
-
 describe('one nesting rule for every way in (issue 9.7)', () => {
   it('the Lua script refuses a body that is not valid JSON, so hubs can pass its text through (issue 13)', async () => {
     const channel = `rel:${uniqueId()}`;
@@ -68,9 +41,14 @@ describe('one nesting rule for every way in (issue 9.7)', () => {
       `{"event":"e","data":"a raw control character ${String.fromCharCode(1)}","ts":1}`,
       '{"event":"e",\n"data":1,"ts":1}',
     ]) {
-      await expect(evalPublish(channel, bad), bad).rejects.toThrow(/not valid JSON|must be a JSON object/);
+      await expect(evalPublish(client, prefix, channel, bad), bad).rejects.toThrow(
+        /not valid JSON|must be a JSON object/,
+      );
     }
-    const ok = (await evalPublish(channel, '{"event":"e","data":{"a":[1,2.5e3,"x"]},"ts":1}')) as [string, number];
+    const ok = (await evalPublish(client, prefix, channel, '{"event":"e","data":{"a":[1,2.5e3,"x"]},"ts":1}')) as [
+      string,
+      number,
+    ];
     expect(ok[1]).toBe(1);
     const stored = await broker.history(channel);
     expect(stored.publications.map((p) => p.data)).toEqual([{ a: [1, 2500, 'x'] }]);
@@ -89,12 +67,17 @@ describe('one nesting rule for every way in (issue 9.7)', () => {
   it('the Lua script (the path of other languages) refuses the same bodies', async () => {
     const channel = `rel:${uniqueId()}`;
     const body = (data: string) => `{"event":"e","data":${data},"ts":1}`;
-    await expect(evalPublish(channel, body(deepText(4150)))).rejects.toThrow(/nests deeper than 64/);
-    await expect(evalPublish(channel, body(deepText(MAX_DATA_DEPTH + 1)))).rejects.toThrow(/nests deeper/);
-    const ok = (await evalPublish(channel, body(deepText(MAX_DATA_DEPTH)))) as [string, number];
+    await expect(evalPublish(client, prefix, channel, body(deepText(4150)))).rejects.toThrow(/nests deeper than 64/);
+    await expect(evalPublish(client, prefix, channel, body(deepText(MAX_DATA_DEPTH + 1)))).rejects.toThrow(
+      /nests deeper/,
+    );
+    const ok = (await evalPublish(client, prefix, channel, body(deepText(MAX_DATA_DEPTH)))) as [string, number];
     expect(ok[1]).toBe(1);
     // Escaped quotes and brackets inside strings do not count.
-    const tricky = (await evalPublish(channel, body(JSON.stringify({ s: '\\"[[[[', t: ']]]"' })))) as [string, number];
+    const tricky = (await evalPublish(client, prefix, channel, body(JSON.stringify({ s: '\\"[[[[', t: ']]]"' })))) as [
+      string,
+      number,
+    ];
     expect(tricky[1]).toBe(2);
   });
 

@@ -1,2 +1,2 @@
-/** The native-protocol test client, shared with other packages through `@taskpulse/testkit/ws-client`. */
-export * from '@taskpulse/testkit/ws-client';
+/** The ws-hub test helper, shared (not copied): see packages/ws-hub/test/helpers/ws-client.ts. */
+export * from '../../../../packages/ws-hub/test/helpers/ws-client';
