@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import type { FdLimits } from './spawn';
+import { type FdLimits, FROM_SOURCE } from './spawn';
 
 const require = createRequire(import.meta.url);
 
@@ -27,6 +27,8 @@ export interface MachineInfo {
   memoryGiB: number;
   kernel: string;
   fdLimits: FdLimits;
+  /** What the children ran of taskpulse: the built packages or their TypeScript sources. */
+  taskpulseFrom?: 'dist' | 'source';
 }
 
 /** Collects versions and machine facts. */
@@ -50,6 +52,7 @@ export function machineInfo(fdLimits: FdLimits): MachineInfo {
     memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     kernel: `${os.type()} ${os.release()}`,
     fdLimits,
+    taskpulseFrom: FROM_SOURCE ? 'source' : 'dist',
   };
 }
 
@@ -57,6 +60,7 @@ export function machineInfo(fdLimits: FdLimits): MachineInfo {
 export function describeMachine(m: MachineInfo): string {
   return [
     `node ${m.node}, ws ${m.ws}, socket.io ${m.socketIo} (+ @socket.io/redis-adapter ${m.redisAdapter}), ioredis ${m.ioredis}, redis-server ${m.redisServer}`,
+    `taskpulse packages: ${m.taskpulseFrom === 'source' ? 'TypeScript sources through tsx (TASKPULSE_BENCH_FROM_SOURCE=1)' : m.taskpulseFrom === 'dist' ? 'the built dist/ (as installed)' : 'the TypeScript sources (runs before this line was recorded)'}`,
     `${m.nproc} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB RAM, ${m.kernel}, open files: soft ${m.fdLimits.soft} / hard ${m.fdLimits.hard}`,
   ].join('\n');
 }

@@ -15,6 +15,7 @@ export function nowUs(): number {
 /** The key that carries the publisher's timestamp; the only place this byte sequence occurs in a frame. */
 export const TIMESTAMP_KEY = 'bt';
 const MARKER = Buffer.from(`"${TIMESTAMP_KEY}":`);
+const MARKER_TEXT = `"${TIMESTAMP_KEY}":`;
 
 /** The benchmark's published object (~200 bytes as JSON), shaped like a task-progress update. */
 export interface BenchPayload {
@@ -62,6 +63,25 @@ export function scanTimestamps(frame: Buffer, onTimestamp: (us: number) => void)
     onTimestamp(value);
     count++;
     at = frame.indexOf(MARKER, i);
+  }
+  return count;
+}
+
+/** {@link scanTimestamps} over a frame's (latin1) text. */
+export function scanTimestampsText(frame: string, onTimestamp: (us: number) => void): number {
+  let count = 0;
+  let at = frame.indexOf(MARKER_TEXT);
+  while (at !== -1) {
+    let i = at + MARKER_TEXT.length;
+    let value = 0;
+    for (; i < frame.length; i++) {
+      const c = frame.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      value = value * 10 + (c - 48);
+    }
+    onTimestamp(value);
+    count++;
+    at = frame.indexOf(MARKER_TEXT, i);
   }
   return count;
 }

@@ -224,6 +224,14 @@ async function main(): Promise<number> {
       log(
         `[rep ${rep}/${opts.reps}] recovery: ${r.error ?? `${r.catchUpMs.toFixed(0)} ms to catch up, verified: ${r.verified}`}`,
       );
+      if (r.hotFunctions) {
+        log(
+          `    hub hot: ${r.hotFunctions
+            .slice(0, 12)
+            .map((h) => `${h.where} ${(h.share * 100).toFixed(0)}%`)
+            .join(', ')}`,
+        );
+      }
     }
   }
   if (opts.recovery.enabled && taskpulseUnavailable) {

@@ -1,6 +1,9 @@
 /**
- * Spawning benchmark children: each runs a TypeScript entry through tsx with the source export
- * condition, talks to the orchestrator over IPC, and gets the file-descriptor limit it needs.
+ * Spawning benchmark children: each runs a TypeScript entry through tsx, talks to the
+ * orchestrator over IPC, and gets the file-descriptor limit it needs. The taskpulse packages they
+ * import are the built ones (`dist/`, what users install; `npm run bench` builds them first), or
+ * their TypeScript sources with `TASKPULSE_BENCH_FROM_SOURCE=1` (the `@taskpulse/source` export
+ * condition; tsx then compiles the product too, adding its own per-call helpers to hot paths).
  *
  * File descriptors: a process holding N sockets needs N + ~100 descriptors. Children inherit the
  * orchestrator's limits (rlimits survive fork/exec), and Node itself raises its soft limit to the
@@ -16,6 +19,10 @@ import { ChildHandle } from './ipc';
 import { descendantPids } from './proc-stats';
 
 const SRC_DIR = dirname(fileURLToPath(import.meta.url));
+
+/** Whether the children import the packages' TypeScript sources instead of their builds. */
+export const FROM_SOURCE = process.env.TASKPULSE_BENCH_FROM_SOURCE === '1';
+const CONDITIONS = FROM_SOURCE ? ['--conditions=@taskpulse/source'] : [];
 const live = new Set<ChildHandle>();
 /** Commands without IPC (taskpulse-hub): killed with their descendants on exit. */
 const liveCommands = new Set<ChildProcess>();
@@ -79,7 +86,7 @@ export interface SpawnChildOptions {
 /** Starts a child with an IPC channel; it is killed when the orchestrator exits. */
 export function spawnChild(options: SpawnChildOptions): ChildHandle {
   const nodeArgs = [
-    '--conditions=@taskpulse/source',
+    ...CONDITIONS,
     '--import',
     'tsx',
     '--expose-gc',
@@ -100,12 +107,13 @@ export function spawnChild(options: SpawnChildOptions): ChildHandle {
 }
 
 /**
- * Starts a Node command without IPC (e.g. `taskpulse-hub` from its TypeScript source), with the
- * same source condition, tsx and fd limit as the benchmark children; stdout and stderr are piped.
+ * Starts a Node command without IPC (e.g. `taskpulse-hub`), with the same fd limit as the
+ * benchmark children (and tsx with the source condition for a TypeScript entry, see
+ * {@link FROM_SOURCE}); stdout and stderr are piped.
  * It and its descendants are killed when the orchestrator exits ({@link killTree}).
  */
 export function spawnCommand(entry: string, args: string[], fd: FdPlan): ChildProcess {
-  const nodeArgs = ['--conditions=@taskpulse/source', '--import', 'tsx', entry, ...args];
+  const nodeArgs = entry.endsWith('.ts') ? [...CONDITIONS, '--import', 'tsx', entry, ...args] : [entry, ...args];
   const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
   const proc = fd.raised
     ? spawn('/bin/sh', ['-c', `ulimit -n ${fd.childLimit} && exec "$0" "$@"`, process.execPath, ...nodeArgs], {

@@ -14,7 +14,7 @@ import {
   type TrackCounters,
 } from '../loadgen/dialects';
 import { httpHandlers } from '../loadgen/http-clients';
-import { nowUs, scanTimestamps } from '../payload';
+import { nowUs, scanTimestamps, scanTimestampsText } from '../payload';
 import type { VariantName } from '../servers/types';
 
 /** Arguments of `connect`. */
@@ -71,11 +71,16 @@ let caughtUpTarget = Number.POSITIVE_INFINITY;
 let caughtUp = new Set<BenchClient>();
 /** When each client caught up, in order (µs): the k-th entry is when k clients had. */
 let caughtUpTimes: number[] = [];
+/** Per caught-up client: its open → subscribed and subscribed → caught-up times (µs). */
+let caughtUpSplits: Array<[number, number]> = [];
 
 function markCaughtUp(client: BenchClient): void {
   if (caughtUp.has(client)) return;
   caughtUp.add(client);
-  caughtUpTimes.push(nowUs());
+  const now = nowUs();
+  caughtUpTimes.push(now);
+  const subscribedUs = client.subscribedUs || now;
+  caughtUpSplits.push([subscribedUs - client.openedUs, now - subscribedUs]);
 }
 
 const ctx: DialectContext = {
@@ -85,6 +90,10 @@ const ctx: DialectContext = {
   deliveries(frame) {
     const now = nowUs();
     received += scanTimestamps(frame, (bt) => histogram.record(now - bt));
+  },
+  deliveriesText(frame) {
+    const now = nowUs();
+    received += scanTimestampsText(frame, (bt) => histogram.record(now - bt));
   },
   ready() {},
   publication(client, channel, offset, epoch) {
@@ -102,6 +111,7 @@ const ctx: DialectContext = {
   subscribed(client, channel, recovered, position) {
     if (recovered === true) counters.recovered++;
     if (recovered === false) counters.notRecovered++;
+    client.subscribedUs = nowUs();
     const last = client.positions.get(channel);
     if (!last || last.epoch !== position.epoch) client.positions.set(channel, position);
     // a client with nothing left to recover is caught up as soon as it is subscribed
@@ -122,6 +132,8 @@ function open(client: BenchClient, timeoutMs: number): Promise<void> {
       handshakeTimeout: timeoutMs,
     });
     client.ws = ws;
+    client.openedUs = nowUs();
+    client.subscribedUs = 0;
     client.ready = false;
     client.closing = false;
     client.subscribed = 0;
@@ -220,6 +232,8 @@ serveIpc({
       subscribed: 0,
       positions: new Map<string, Position>(),
       resumeFrom: null,
+      openedUs: 0,
+      subscribedUs: 0,
     }));
     return openAll(clients, args.concurrency, args.timeoutMs);
   },
@@ -271,6 +285,7 @@ serveIpc({
     caughtUpTarget = args.caughtUpOffset;
     caughtUp = new Set();
     caughtUpTimes = [];
+    caughtUpSplits = [];
     for (const c of clients) c.resumeFrom = new Map(c.positions);
     const startedUs = nowUs();
     const result = await openAll(clients, args.concurrency, args.timeoutMs);
@@ -286,6 +301,7 @@ serveIpc({
       caughtUpTarget = target;
       caughtUp = new Set();
       caughtUpTimes = [];
+      caughtUpSplits = [];
       for (const c of clients) {
         if (c.channels.every((ch) => (c.positions.get(ch)?.offset ?? 0) >= target)) markCaughtUp(c);
       }
@@ -294,7 +310,7 @@ serveIpc({
     const deadline = performance.now() + args.timeoutMs;
     while (caughtUpTimes.length < count && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     const caughtUpAtUs = count === 0 ? nowUs() : (caughtUpTimes[count - 1] ?? null);
-    return { caughtUpAtUs, caughtUp: caughtUp.size, clients: clients.length };
+    return { caughtUpAtUs, caughtUp: caughtUp.size, clients: clients.length, splits: caughtUpSplits };
   },
   /** Tracking mode: verification counters and the range of last offsets. */
   track() {

@@ -44,12 +44,18 @@ export interface BenchClient {
   positions: Map<string, Position>;
   /** position to resume from per channel on the next connect (tracking mode) */
   resumeFrom: Map<string, Position> | null;
+  /** when the last `open` of this client started (µs, machine monotonic clock) */
+  openedUs: number;
+  /** when its last subscription was answered (µs), 0 before */
+  subscribedUs: number;
 }
 
 /** Callbacks the load generator gives a dialect. */
 export interface DialectContext {
   /** A frame that carries payloads: count and time them. */
   deliveries(frame: Buffer): void;
+  /** The same, for a frame already turned into (latin1) text. */
+  deliveriesText(frame: string): void;
   /** The client finished its handshake and subscriptions. */
   ready(client: BenchClient): void;
   /** Tracking mode: whether to parse publications fully (offsets). */
@@ -115,6 +121,42 @@ interface TaskpulseFrame {
 }
 
 const MARKER = Buffer.from('"bt":');
+const CHANNEL_KEY = '"channel":"';
+const OFFSET_KEY = '","offset":';
+const EPOCH_KEY = ',"epoch":"';
+const PUBLICATION_FRAME = Buffer.from('{"type":"publication",');
+const BATCH_FRAME = Buffer.from('{"type":"batch",');
+
+/**
+ * Tracking mode: the position of every publication in a `publication` or `batch` frame, read
+ * from its text (every publication starts `"channel":"…","offset":N,"epoch":"…"` and the
+ * benchmark's payload has no `channel` key), without decoding the frame: a recovery storm is a
+ * million publications, and a JSON.parse of each frame would make the load generators, not the
+ * hub, the slowest stage. Returns null when a publication's header is not where expected.
+ */
+function scanPositions(text: string): Array<[string, number, string]> | null {
+  const found: Array<[string, number, string]> = [];
+  let at = text.indexOf(CHANNEL_KEY);
+  while (at !== -1) {
+    const channelStart = at + CHANNEL_KEY.length;
+    const channelEnd = text.indexOf('"', channelStart);
+    if (channelEnd === -1 || !text.startsWith(OFFSET_KEY, channelEnd)) return null;
+    let i = channelEnd + OFFSET_KEY.length;
+    let offset = 0;
+    for (; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      offset = offset * 10 + (c - 48);
+    }
+    if (!text.startsWith(EPOCH_KEY, i)) return null;
+    const epochStart = i + EPOCH_KEY.length;
+    const epochEnd = text.indexOf('"', epochStart);
+    if (epochEnd === -1) return null;
+    found.push([text.slice(channelStart, channelEnd), offset, text.slice(epochStart, epochEnd)]);
+    at = text.indexOf(CHANNEL_KEY, epochEnd);
+  }
+  return found.length > 0 ? found : null;
+}
 
 const taskpulse: Dialect = {
   url: (port, path) => `ws://127.0.0.1:${port}${path}`,
@@ -123,6 +165,18 @@ const taskpulse: Dialect = {
     // fast path: frames that carry payloads are only counted and timed, like for every server
     if (!ctx.tracking && data.indexOf(MARKER) !== -1) {
       ctx.deliveries(data);
+      return;
+    }
+    const text =
+      ctx.tracking &&
+      (data.compare(PUBLICATION_FRAME, 0, PUBLICATION_FRAME.length, 0, PUBLICATION_FRAME.length) === 0 ||
+        data.compare(BATCH_FRAME, 0, BATCH_FRAME.length, 0, BATCH_FRAME.length) === 0)
+        ? data.toString('latin1')
+        : null;
+    const positions = text === null ? null : scanPositions(text);
+    if (text !== null && positions) {
+      for (const [channel, offset, epoch] of positions) ctx.publication(client, channel, offset, epoch, data);
+      ctx.deliveriesText(text);
       return;
     }
     const frame = JSON.parse(data.toString()) as TaskpulseFrame;

@@ -6,8 +6,10 @@
  * available" line when the hub answers 404 on the endpoints.
  */
 import { type IncomingHttpHeaders, request } from 'node:http';
+import { join } from 'node:path';
 import type { ConnectResult, LoadgenMark } from '../children/loadgen-child';
 import type { PublishRunArgs, PublishRunResult } from '../children/publisher-child';
+import type { HotFunction } from '../children/window-profiler';
 import { count, merge, quantile, subtract } from '../histogram';
 import type { HttpMark } from '../loadgen/http-clients';
 import { pollUrl, sseUrl } from '../loadgen/http-clients';
@@ -282,7 +284,21 @@ export async function runHttpScenario(ctx: RunContext): Promise<HttpResult> {
       channels: perLoadgen[k],
       intervalMs: o.http.pollIntervalMs,
     }));
-    result.polling = pollFigures(await window(hub, publish(pollPublishRate, pollWarmupMs), httpMarks, pollWarmupMs));
+    const pollPublishing = publish(pollPublishRate, pollWarmupMs);
+    const profiling =
+      o.profile && hub.child ? sleep(pollWarmupMs).then(() => hub.child?.call('profileStart', {}, 60_000)) : null;
+    result.polling = pollFigures(await window(hub, pollPublishing, httpMarks, pollWarmupMs));
+    if (profiling && hub.child) {
+      await profiling;
+      const file = join(ctx.profileDir, 'polling.cpuprofile');
+      const hot = await hub.child.call<HotFunction[]>('profileStop', { file }, 60_000);
+      ctx.log(
+        `    hub hot (polling): ${hot
+          .slice(0, 12)
+          .map((h) => `${h.where} ${(h.share * 100).toFixed(0)}%`)
+          .join(', ')}`,
+      );
+    }
     await all('pollStop', {});
     await endCycle(ctx, server, []);
     server = null;

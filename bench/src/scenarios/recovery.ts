@@ -4,9 +4,11 @@
  * while live publishing goes on. Measures the time until every client has caught up and verifies
  * per client that every offset arrived exactly once, in order.
  */
+import { join } from 'node:path';
 import type { ConnectResult } from '../children/loadgen-child';
 import type { PublishRunArgs, PublishRunResult } from '../children/publisher-child';
 import type { ProcessSample } from '../children/server-child';
+import type { HotFunction } from '../children/window-profiler';
 import { fmt, table } from '../report-stats';
 import { type ChildServer, endCycle, historySize, type RunContext, spread, startServerProcess } from './context';
 
@@ -24,6 +26,14 @@ export interface RecoveryResult {
   catchUpMs: number;
   /** Hub CPU from the reconnect until everything was delivered, ms. */
   hubCpuMs: number;
+  /** Hub CPU from the reconnect until every client caught up (the storm alone, without the live tail), ms. */
+  stormHubCpuMs: number;
+  /** CPU of all load generators from the reconnect until every client caught up, ms. */
+  loadgenCpuMs: number;
+  /** Per client, from opening its connection to its `subscribed` answer: p50 / p99 / max, ms. */
+  subscribeMs: [number, number, number];
+  /** Per client, from its `subscribed` answer to its last missed publication: p50 / p99 / max, ms. */
+  catchUpAfterSubscribeMs: [number, number, number];
   /** Clients whose resubscribe succeeded (all of them when it worked). */
   resubscribed: number;
   /** Clients that reached the last missed publication (all of them when it worked). */
@@ -39,6 +49,8 @@ export interface RecoveryResult {
   /** Every client ends at the final offset of one epoch, with nothing lost or duplicated. */
   verified: boolean;
   error: string | null;
+  /** With `--profile`: the hub's hottest functions during the storm. */
+  hotFunctions?: HotFunction[];
 }
 
 interface TrackResult {
@@ -58,6 +70,16 @@ interface CaughtUp {
   caughtUpAtUs: number | null;
   caughtUp: number;
   clients: number;
+  /** Per caught-up client: open → subscribed, subscribed → caught up (µs). */
+  splits: Array<[number, number]>;
+}
+
+/** p50 / p99 / max of µs values, in ms. */
+function spreadMs(values: number[]): [number, number, number] {
+  if (values.length === 0) return [Number.NaN, Number.NaN, Number.NaN];
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number) / 1000;
+  return [at(0.5), at(0.99), (sorted[sorted.length - 1] as number) / 1000];
 }
 
 /** Runs the recovery scenario once. Never throws. */
@@ -73,6 +95,10 @@ export async function runRecovery(ctx: RunContext, rep: number): Promise<Recover
     reconnectMs: Number.NaN,
     catchUpMs: Number.NaN,
     hubCpuMs: Number.NaN,
+    stormHubCpuMs: Number.NaN,
+    loadgenCpuMs: Number.NaN,
+    subscribeMs: [Number.NaN, Number.NaN, Number.NaN],
+    catchUpAfterSubscribeMs: [Number.NaN, Number.NaN, Number.NaN],
     resubscribed: 0,
     caughtUp: 0,
     recoveryDeliveries: 0,
@@ -138,6 +164,8 @@ export async function runRecovery(ctx: RunContext, rep: number): Promise<Recover
     };
     const live = ctx.publisher.call<PublishRunResult>('run', liveArgs, 60_000);
     const received0 = (await all<number>('received', {})).reduce((a, b) => a + b, 0);
+    const loadgenCpu0 = (await all<{ cpuUs: number }>('sample', {})).reduce((a, s) => a + s.cpuUs, 0);
+    if (ctx.options.profile && server.child) await server.child.call('profileStart', {}, 60_000);
     const t0 = performance.now();
     const timeoutMs = ctx.options.recovery.timeoutMs;
     const reconnects = await all<ConnectResult & { startedUs: number }>(
@@ -154,7 +182,16 @@ export async function runRecovery(ctx: RunContext, rep: number): Promise<Recover
         lg.call<CaughtUp>('waitCaughtUp', { timeoutMs, count: reconnects[k]?.connected ?? 0 }, timeoutMs + 30_000),
       ),
     );
+    if (ctx.options.profile && server.child) {
+      const file = join(ctx.profileDir, `recovery-${rep}.cpuprofile`);
+      result.hotFunctions = await server.child.call<HotFunction[]>('profileStop', { file }, 60_000);
+    }
+    result.stormHubCpuMs = ((await server.child.call<ProcessSample>('sample')).cpuUs - cpu0.cpuUs) / 1000;
+    result.loadgenCpuMs =
+      ((await all<{ cpuUs: number }>('sample', {})).reduce((a, s) => a + s.cpuUs, 0) - loadgenCpu0) / 1000;
     result.caughtUp = caught.reduce((a, c) => a + c.caughtUp, 0);
+    result.subscribeMs = spreadMs(caught.flatMap((c) => c.splits.map((x) => x[0])));
+    result.catchUpAfterSubscribeMs = spreadMs(caught.flatMap((c) => c.splits.map((x) => x[1])));
     result.recoveryDeliveries = (await all<number>('received', {})).reduce((a, b) => a + b, 0) - received0;
     result.hubCpuMs = ((await server.child.call<ProcessSample>('sample')).cpuUs - cpu0.cpuUs) / 1000;
     const startUs = Math.min(...reconnects.map((r) => r.startedUs));
@@ -224,31 +261,26 @@ async function expectCaughtUp(
 
 /** The recovery table, one row per repetition. */
 export function recoveryTable(results: RecoveryResult[]): string {
-  const rows = results.map((r) =>
+  const triple = (t: [number, number, number] | undefined) =>
+    t && Number.isFinite(t[0]) ? `${fmt(t[0], 0)} / ${fmt(t[1], 0)} / ${fmt(t[2], 0)}` : '';
+  const rows = results.map((r) => [
+    String(r.rep),
+    r.clients.toLocaleString('en-US'),
+    r.missed.toLocaleString('en-US'),
+    r.error ? '' : String(r.live),
+    fmt(r.reconnectMs, 0),
+    fmt(r.catchUpMs, 0),
+    triple(r.subscribeMs),
+    triple(r.catchUpAfterSubscribeMs),
+    `${fmt(r.stormHubCpuMs ?? Number.NaN, 0)} · ${fmt(r.hubCpuMs, 0)}`,
+    fmt(r.loadgenCpuMs ?? Number.NaN, 0),
+    r.error ? '' : `${r.lost} / ${r.duplicates}`,
     r.error
-      ? [
-          String(r.rep),
-          r.clients.toLocaleString('en-US'),
-          r.missed.toLocaleString('en-US'),
-          '',
-          fmt(r.reconnectMs, 0),
-          fmt(r.catchUpMs, 0),
-          fmt(r.hubCpuMs, 0),
-          '',
-          `NO: ${r.error}`,
-        ]
-      : [
-          String(r.rep),
-          r.clients.toLocaleString('en-US'),
-          r.missed.toLocaleString('en-US'),
-          String(r.live),
-          fmt(r.reconnectMs, 0),
-          fmt(r.catchUpMs, 0),
-          fmt(r.hubCpuMs, 0),
-          `${r.lost} / ${r.duplicates}`,
-          r.verified ? `yes (${r.recovered} recovered: true)` : `NO (${r.notRecovered} recovered: false)`,
-        ],
-  );
+      ? `NO: ${r.error}`
+      : r.verified
+        ? `yes (${r.recovered} recovered: true)`
+        : `NO (${r.notRecovered} recovered: false)`,
+  ]);
   return `#### Recovery (taskpulse)\n\n${table(
     [
       'rep',
@@ -257,7 +289,10 @@ export function recoveryTable(results: RecoveryResult[]): string {
       'live during reconnect',
       'reconnect all ms',
       'all caught up ms',
-      'hub CPU ms',
+      'per client: open → subscribed ms (p50 / p99 / max)',
+      'per client: subscribed → caught up ms (p50 / p99 / max)',
+      'hub CPU ms: storm · with live tail',
+      'load-gen CPU ms (storm)',
       'lost / duplicated',
       'verified',
     ],

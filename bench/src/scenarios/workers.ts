@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import type { Load } from '../options';
 import { descendantPids } from '../proc-stats';
 import { fmt, median, table } from '../report-stats';
-import { killTree, spawnCommand } from '../spawn';
+import { FROM_SOURCE, killTree, spawnCommand } from '../spawn';
 import type { RunContext, ServerProcess } from './context';
 import { type CycleResult, runFanoutCycle } from './fanout';
 
@@ -29,10 +29,10 @@ export interface WorkersResult {
 /** The worker counts compared. */
 export const WORKER_COUNTS = [1, 2] as const;
 
-/** The `taskpulse-hub` entry: the CLI package's source (`src/cli.ts`). */
+/** The `taskpulse-hub` entry: the CLI package's build (its `bin`), or its source (`src/cli.ts`). */
 function cliEntry(): string {
   const pkg = createRequire(import.meta.url).resolve('@taskpulse/cli/package.json');
-  return join(dirname(pkg), 'src', 'cli.ts');
+  return FROM_SOURCE ? join(dirname(pkg), 'src', 'cli.ts') : join(dirname(pkg), 'dist', 'cli.js');
 }
 
 /** Starts `taskpulse-hub --workers N` and resolves when it prints its listening line. */

@@ -10,7 +10,7 @@ can run it (EVAL / EVALSHA, e.g. redis-py's register_script); see docs/redis.md.
 All keys of one channel share the hash tag {<channel>}, so the script is single-slot in a Redis
 Cluster (the pub/sub channel is passed as a key too, because SPUBLISH is slot-checked).
 
-KEYS[1]  meta hash        <prefix>{<channel>}:meta     fields: epoch, offset[, latest]
+KEYS[1]  meta hash        <prefix>{<channel>}:meta     fields: epoch, offset[, latest][, mac, mki, mko]
 KEYS[2]  history stream   <prefix>{<channel>}:history  entry id <offset>-0, field p = publication JSON
          (trimmed exactly every 16 publications, so it may hold up to size + 15 entries: readers
          count only the newest `size` offsets as history, see read.lua)
@@ -29,7 +29,20 @@ ARGV[4]  history size (publications kept; 0 keeps none)
 ARGV[5]  TTL of the channel's keys in milliseconds, refreshed on every publication
 ARGV[6]  channel kind: "events" or "state"
 ARGV[7]  "publish" (PUBLISH) or "spublish" (sharded pub/sub, for Redis Cluster)
-ARGV[8]  (optional, with KEYS[4]) the deduplication window in milliseconds (> 0)
+ARGV[8]  (optional, with KEYS[4]) the deduplication window in milliseconds (> 0); ignored without
+         KEYS[4] (pass '' when ARGV[9] follows and there is no idempotency key)
+ARGV[9]  (optional) MAC key candidate: 40 lowercase hex characters (20 random bytes, drawn once per
+         publisher process), used only when the channel has no key yet. The key is stored in the
+         meta hash (`mac`, with the HMAC inner/outer pads `mki`/`mko`) and dropped with the epoch:
+         a new epoch takes the candidate of the publication that creates it. Without a candidate
+         the channel has no key, and hubs verify its live messages by reading them back.
+
+Message authentication: when the channel has a key, the pub/sub message is the stored text with
+its final `}` replaced by `,"_tpmac":"<mac>"}`, where <mac> is HMAC-SHA1(key, stored text) in
+lowercase hex (the history entry and `latest` stay the stored text). Hubs that know the key (read
+with the channel's history) strip that 53-character suffix and accept a message whose MAC checks
+without reading it back. So that the suffix is never ambiguous, a body whose end already has its
+shape (`,"_tpmac":"` + 40 hex digits + `"}`) is refused: "ERR taskpulse: … reserved".
 
 The body's data may nest at most 64 levels of arrays/objects (the body itself one more): deeper
 bodies are refused with "ERR taskpulse: the publication nests deeper than 64 levels" (the same
@@ -37,8 +50,10 @@ rule as every taskpulse publisher, so that no reader can be made to exhaust its 
 
 Returns { epoch, offset }; with KEYS[4], { epoch, offset, duplicate } (duplicate is 1 when the id
 was already published within the window: nothing was written, epoch/offset are the first one's).
-The published message and the history entry are the same text:
+The history entry (and a state channel's `latest`) is the text
 {"channel":"…","offset":N,"epoch":"…","event":"…","data":…,"ts":…[,"id":"…"][,"priority":N]}
+and the published message is the same text, with `,"_tpmac":"<mac>"` before its final `}` when
+the channel has a MAC key.
 ]]
 
 local meta, history, pubsub = KEYS[1], KEYS[2], KEYS[3]
@@ -57,6 +72,10 @@ if not size or size < 0 or not ttl or ttl <= 0 then
 end
 if command ~= 'publish' and command ~= 'spublish' then
   return redis.error_reply('ERR taskpulse: pub/sub command must be publish or spublish')
+end
+-- The MAC suffix's shape is reserved at the end of a body (see the header).
+if #body >= 54 and string.find(body, ',"_tpmac":"' .. string.rep('%x', 40) .. '"}$', #body - 53) then
+  return redis.error_reply('ERR taskpulse: a body ending with a "_tpmac" field of 40 hex digits is reserved')
 end
 
 -- Nesting depth of the body (iterative; strings skipped). 65 = the body object + 64 data levels.
@@ -107,7 +126,8 @@ if idKey and (not window or window <= 0) then
   return redis.error_reply('ERR taskpulse: an idempotency key needs a window in milliseconds')
 end
 
-local epoch = redis.call('HGET', meta, 'epoch')
+local state = redis.call('HMGET', meta, 'epoch', 'mki', 'mko')
+local epoch, mki, mko = state[1], state[2], state[3]
 if idKey and epoch then
   local seen = redis.call('GET', idKey)
   if seen then
@@ -125,6 +145,26 @@ if not epoch then
   epoch = candidate
   redis.call('DEL', history)
   redis.call('HSET', meta, 'epoch', epoch, 'offset', 0)
+  -- A new generation never keeps the key of an older one (set again from ARGV[9] just below).
+  redis.call('HDEL', meta, 'mac', 'mki', 'mko')
+  mki, mko = false, false
+end
+local macCandidate = ARGV[9]
+if not (mki and mko) and macCandidate and #macCandidate > 0 then
+  -- The candidate is checked only here, where it is used (once per generation).
+  if #macCandidate ~= 40 or not string.match(macCandidate, '^[0-9a-f]+$') then
+    return redis.error_reply('ERR taskpulse: invalid MAC key candidate (40 lowercase hex characters)')
+  end
+  -- HMAC-SHA1 pads: the key (20 bytes) zero-padded to SHA-1's 64-byte block, XOR 0x36 / 0x5c.
+  local inner, outer = {}, {}
+  for i = 1, 64 do
+    local b = 0
+    if i <= 20 then b = tonumber(string.sub(macCandidate, 2 * i - 1, 2 * i), 16) end
+    inner[i] = string.char(bit.bxor(b, 0x36))
+    outer[i] = string.char(bit.bxor(b, 0x5c))
+  end
+  mki, mko = table.concat(inner), table.concat(outer)
+  redis.call('HSET', meta, 'mac', macCandidate, 'mki', mki, 'mko', mko)
 end
 local offset = redis.call('HINCRBY', meta, 'offset', 1)
 local digits = string.format('%d', offset)
@@ -141,10 +181,16 @@ elseif kind == 'state' then
 end
 redis.call('PEXPIRE', meta, ttl)
 
+local message = text
+if mki and mko then
+  -- HMAC-SHA1(key, text) = SHA1(outer pad .. SHA1(inner pad .. text)), the inner digest in binary.
+  local digest = string.gsub(redis.sha1hex(mki .. text), '%x%x', function(h) return string.char(tonumber(h, 16)) end)
+  message = string.sub(text, 1, -2) .. ',"_tpmac":"' .. redis.sha1hex(mko .. digest) .. '"}'
+end
 if command == 'spublish' then
-  redis.call('SPUBLISH', pubsub, text)
+  redis.call('SPUBLISH', pubsub, message)
 else
-  redis.call('PUBLISH', pubsub, text)
+  redis.call('PUBLISH', pubsub, message)
 end
 if idKey then
   redis.call('SET', idKey, epoch .. ' ' .. digits, 'PX', window)

@@ -18,10 +18,12 @@ ARGV[6]  offset of the "since" position
 ARGV[7]  history size: only the newest ARGV[7] offsets count as history (the stream is trimmed
          lazily by publish.lua and may hold a few older entries)
 
-Returns { epoch, offset, entries, newest } where entries is a flat list
+Returns { epoch, offset, entries, newest[, mac] } where entries is a flat list
 id1, text1, id2, text2, … oldest first, and newest is { id, text } of the newest retained
 publication (id "latest" when it comes from the meta hash) or an empty list; when that publication
-is the last of entries, newest is { id } alone (its text is the last text of entries).
+is the last of entries, newest is { id } alone (its text is the last text of entries). mac is the
+channel's MAC key (40 hex characters, see publish.lua), absent when the channel has none: a hub
+learns it with the reads it makes anyway, and then verifies live messages without reading them back.
 
 Several channels in one call (a hub verifying the publications of many channels at once): pass
 their keys in pairs (KEYS[2i-1], KEYS[2i]) and their ARGV in groups of seven (ARGV[7(i-1)+1] …
@@ -43,12 +45,13 @@ local function read(meta, history, a)
   local count = tonumber(ARGV[a + 3]) or -1
   local size = tonumber(ARGV[a + 6]) or 0
 
-  local epoch = redis.call('HGET', meta, 'epoch')
+  local state = redis.call('HMGET', meta, 'epoch', 'offset', 'mac')
+  local epoch = state[1]
   if not epoch then
     -- Nothing to read (a stream left over from an older generation does not count).
     return { '0', 0, {}, {} }
   end
-  local offset = tonumber(redis.call('HGET', meta, 'offset')) or 0
+  local offset = tonumber(state[2]) or 0
   -- The oldest offset that still counts as history.
   local first = offset - size + 1
   if first < 1 then first = 1 end
@@ -95,6 +98,8 @@ local function read(meta, history, a)
     local latest = redis.call('HGET', meta, 'latest')
     if latest then newest = { 'latest', latest } end
   end
+  -- A channel without a key: the reply ends with newest (HMGET's false would be a nil reply).
+  if state[3] then return { epoch, offset, out, newest, state[3] } end
   return { epoch, offset, out, newest }
 end
 

@@ -5,6 +5,7 @@
  * serve any more becomes a reset.
  * @module
  */
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 import {
   continuesGeneration,
   type Publication,
@@ -29,6 +30,13 @@ export interface ChannelSyncDeps {
   failed(error: unknown): void;
   duplicate(): void;
   recovered(count: number): void;
+  /**
+   * Whether a live message with a valid MAC counts as verified (else every message is read back).
+   * @default true
+   */
+  acceptMac?: boolean;
+  /** A live message whose MAC checked under the channel's key (it needs no read-back). */
+  macVerified?(): void;
   batchSize: number;
   retryDelayMs: number;
   maxBuffered: number;
@@ -50,8 +58,11 @@ export interface ChannelSyncDeps {
 export interface ChannelSync {
   /** Resolves once the channel's starting position is known (the first read). */
   start(): Promise<void>;
-  /** A live publication for this channel (its header checked on arrival). Never throws. */
-  receive(message: PublicationMessage): void;
+  /**
+   * A live publication for this channel (its header checked on arrival), with the MAC its
+   * pub/sub message carried (already stripped from its text), if any. Never throws.
+   */
+  receive(message: PublicationMessage, mac?: string): void;
   /** Reads history since the last delivered position (after a reconnect); resolves when caught up. */
   resync(): Promise<void>;
   position(): StreamPosition | null;
@@ -63,6 +74,18 @@ interface Buffered {
   message: PublicationMessage;
   /** Receipt sequence, compared with the sequence at the time a read was sent. */
   seq: number;
+  /** Its MAC checked under the channel's key: genuine, delivered without a read-back. */
+  verified: boolean;
+}
+
+/**
+ * Whether `mac` (40 hex characters) is HMAC-SHA1(key, text), the MAC `lua/publish.lua` appends to
+ * the pub/sub message of a channel with a key. @internal
+ */
+export function macMatches(key: KeyObject, text: string, mac: string): boolean {
+  const given = Buffer.from(mac, 'hex');
+  const expected = createHmac('sha1', key).update(text).digest();
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 /** Creates the synchronizer of one channel. @internal */
@@ -75,6 +98,15 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
   let closed = false;
   let retryTimer: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
+  /** The channel's MAC key as of the last read (null: none, live messages are read back). */
+  let macKey: { hex: string; key: KeyObject } | null = null;
+
+  /** Every read refreshes the key: a new epoch has a new one (or none). */
+  function learn(read: RawRead): RawRead {
+    const hex = read.macKey ?? null;
+    if (hex !== (macKey?.hex ?? null)) macKey = hex ? { hex, key: createSecretKey(Buffer.from(hex, 'hex')) } : null;
+    return read;
+  }
 
   function deliverNext(p: PublicationMessage): void {
     if (!position) return;
@@ -110,7 +142,7 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
           } else if (genuine !== undefined && !claimed.has(p.offset)) {
             claimed.add(p.offset);
           } else deps.duplicate();
-        } else if (p.offset === position.offset + 1 && !deps.verify) {
+        } else if (p.offset === position.offset + 1 && (!deps.verify || item.verified)) {
           deliverNext(p);
         } else if (item.seq <= readSeq && p.offset > head.offset) {
           deps.invalid(`offset ${p.offset} is ahead of the channel (${head.offset})`);
@@ -162,7 +194,7 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
   async function syncOnce(): Promise<void> {
     if (!position) {
       const readSeq = seq;
-      const head = await deps.read({ mode: 'head' });
+      const head = learn(await deps.read({ mode: 'head' }));
       position = { epoch: head.epoch, offset: head.offset };
       drain(readSeq, head);
       return;
@@ -176,7 +208,7 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
       // text) are not checked again, and deliver the same message.
       const known = new Map<string, PublicationMessage>();
       if (deps.verify) for (const item of buffer) known.set(item.message.text, item.message);
-      const page = await deps.read({ mode: 'since', since: from, limit: deps.batchSize, known });
+      const page = learn(await deps.read({ mode: 'since', since: from, limit: deps.batchSize, known }));
       if (closed || position !== from) return; // closed, or moved on meanwhile: read again
       // A channel without history keeps only its latest publication: it continues the position
       // when it is the very next one.
@@ -261,20 +293,30 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
 
   return {
     start: () => sync(),
-    receive(p) {
+    receive(p, mac) {
       if (closed) return;
+      // A valid MAC under the channel's key proves the publish script sent this text (the text
+      // holds the channel, epoch and offset): it is delivered like a trusted message. Anything
+      // else (no MAC, no key known, a wrong MAC) is read back from history first.
+      const verified =
+        deps.verify &&
+        deps.acceptMac !== false &&
+        mac !== undefined &&
+        macKey !== null &&
+        macMatches(macKey.key, p.text, mac);
+      if (verified) deps.macVerified?.();
       if (!syncing && position && continuesGeneration(position, p.epoch)) {
         if (p.offset <= position.offset) {
           deps.duplicate();
           return;
         }
-        // Trusted mode only: verified delivery reads every message back from history first.
-        if (p.offset === position.offset + 1 && !deps.verify) {
+        // Trusted mode, or authenticated: otherwise verified delivery reads it back first.
+        if (p.offset === position.offset + 1 && (!deps.verify || verified)) {
           deliverNext(p);
           return;
         }
       }
-      buffer.push({ message: p, seq: ++seq });
+      buffer.push({ message: p, seq: ++seq, verified });
       if (buffer.length > deps.maxBuffered) {
         // Everything buffered is in history too: drop the buffer and read it back in order.
         buffer = [];

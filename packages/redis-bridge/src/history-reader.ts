@@ -74,6 +74,11 @@ export interface RawRead {
   entries: RawEntry[];
   /** The newest retained publication's entry (from history, or the meta hash's `latest`). */
   newestEntry: RawEntry | null;
+  /**
+   * The channel's MAC key (40 lowercase hex characters, see `lua/publish.lua`), or null when it
+   * has none (also when absent): live messages carrying a valid MAC under it need no read-back.
+   */
+  macKey?: string | null;
 }
 
 /** What to read. @internal */
@@ -90,6 +95,9 @@ export type ReadRequest =
        */
       known?: ReadonlyMap<string, PublicationMessage>;
     };
+
+/** A channel's MAC key as `lua/publish.lua` stores it. */
+const MAC_KEY = /^[0-9a-f]{40}$/;
 
 /** Largest stored entry a reader accepts, in bytes (as `parsePublication`'s default). */
 const MAX_STORED_BYTES = 16 * 1024 * 1024;
@@ -225,7 +233,8 @@ export function readerOn(
       // The same text as the last entry read is not checked (nor reported) twice.
       newestEntry = last !== undefined && last.text === text ? last : checkEntry(channel, id, text, known);
     }
-    return { epoch: String(reply[0]), offset: Number(reply[1]), entries, newestEntry };
+    const macKey = typeof reply[4] === 'string' && MAC_KEY.test(reply[4]) ? reply[4] : null;
+    return { epoch: String(reply[0]), offset: Number(reply[1]), entries, newestEntry, macKey };
   };
 }
 

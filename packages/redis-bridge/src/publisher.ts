@@ -3,6 +3,7 @@
  * appends to the history, refreshes TTLs and publishes, atomically.
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import {
   createNamespaceResolver,
   type NamespaceOptions,
@@ -109,6 +110,9 @@ export function publisherOn(
   dedupeWindowMs = DEFAULT_DEDUPE_WINDOW_MS,
 ): Publisher['publish'] {
   const script = loadScript('publish');
+  // The MAC key candidate of this publisher (lua/publish.lua, ARGV[9]): a channel without a key
+  // takes it, and hubs then verify its live messages without reading them back.
+  const macCandidate = randomBytes(20).toString('hex');
   return async (channel, event, data, options = {}) => {
     const ns = resolve(channel);
     const body = publicationBody(ns, channel, event, data, options ?? {}, now);
@@ -129,7 +133,8 @@ export function publisherOn(
           ns.historyTtlMs,
           ns.kind,
           connection.sharded ? 'spublish' : 'publish',
-          ...(dedupe ? [dedupeWindowMs] : []),
+          dedupe ? dedupeWindowMs : '',
+          macCandidate,
         ],
       );
     });

@@ -32,6 +32,19 @@ import {
 import { checkPublicationText, entryPublication, type RawRead, type ReadRequest, readerOn } from './history-reader';
 import { channelKeys } from './keys';
 
+/** The MAC suffix `lua/publish.lua` puts at the end of a pub/sub message: `,"_tpmac":"<40 hex>"}`. */
+const MAC_PREFIX = ',"_tpmac":"';
+const MAC_SUFFIX_LENGTH = MAC_PREFIX.length + 40 + '"}'.length;
+const MAC_HEX = /^[0-9a-f]{40}$/;
+
+/** The MAC at the end of a pub/sub message (`,"_tpmac":"<40 hex>"}`), or undefined. */
+function macOf(message: string): string | undefined {
+  const at = message.length - MAC_SUFFIX_LENGTH;
+  if (at <= 0 || !message.endsWith('"}') || !message.startsWith(MAC_PREFIX, at)) return undefined;
+  const mac = message.slice(at + MAC_PREFIX.length, -2);
+  return MAC_HEX.test(mac) ? mac : undefined;
+}
+
 /** Options of {@link createSubscriber}. */
 export interface SubscriberOptions extends RedisConnectionOptions, NamespaceTable {
   /**
@@ -63,11 +76,18 @@ export interface SubscriberOptions extends RedisConnectionOptions, NamespaceTabl
    * genuine publication of its offset. Costs one history read per channel with messages pending
    * (the messages arriving while one is in flight share the next one; the reads of every channel
    * pending together go to Redis as one script call), compared by text: nothing is parsed.
+   * A channel published with a MAC key (see `lua/publish.lua`, ARGV[9]; the Publisher always
+   * passes one) needs no read-back: its messages carry an HMAC-SHA1 of their text under the
+   * channel's key, which the hub learns with the history reads it makes anyway, and a message
+   * whose MAC checks is delivered at once (counted in {@link SubscriberStats.macVerified}). A
+   * message without a valid MAC is read back as above, so forgeries are never delivered either way.
+   * `'history'` never accepts a MAC: every live message is read back (for deployments where a
+   * client that may PUBLISH can also read the taskpulse keys, and so the MAC keys).
    * `false` trusts messages that follow the last position — only for Redis deployments where
    * nobody else can PUBLISH on taskpulse channels (ACLs).
    * @default true
    */
-  verifyLiveMessages?: boolean;
+  verifyLiveMessages?: boolean | 'history';
   /**
    * Largest inbound message accepted, in bytes, on top of the namespace's `maxPayloadBytes`
    * (room for the envelope: channel, epoch, event, id…).
@@ -96,6 +116,11 @@ export interface SubscriberStats {
   handlerErrors: number;
   /** Reconnections of the pub/sub connection. */
   reconnects: number;
+  /**
+   * Live messages whose MAC checked under their channel's key (see
+   * {@link SubscriberOptions.verifyLiveMessages}): verified without reading them back.
+   */
+  macVerified: number;
 }
 
 /** Subscribes to taskpulse channels on Redis. */
@@ -150,6 +175,7 @@ export function subscriberOn(
     resets: 0,
     handlerErrors: 0,
     reconnects: 0,
+    macVerified: 0,
   };
   const allowance = options.envelopeAllowanceBytes ?? 4096;
   let closed = false;
@@ -252,12 +278,16 @@ export function subscriberOn(
         recovered: (count) => {
           counters.recovered += count;
         },
+        macVerified: () => {
+          counters.macVerified++;
+        },
         batchSize: options.recoveryBatchSize ?? 500,
         retryDelayMs: options.recoveryRetryDelayMs ?? 1000,
         maxBuffered: options.maxBufferedPerChannel ?? 10_000,
         // An events channel that keeps no history has nothing to verify against: reading back
         // would turn every publication into a reset, so its messages are delivered as received.
-        verify: (options.verifyLiveMessages ?? true) && (ns.historySize > 0 || ns.kind === 'state'),
+        verify: (options.verifyLiveMessages ?? true) !== false && (ns.historySize > 0 || ns.kind === 'state'),
+        acceptMac: options.verifyLiveMessages !== 'history',
         barrier: () => barrier(subscribedIn),
       }),
     };
@@ -270,6 +300,10 @@ export function subscriberOn(
       counters.received++;
       const record = records.get(pubsubChannel);
       if (!record) return; // a message racing an unsubscribe
+      // A MAC appended by the publish script goes first: handlers and every check below see the
+      // stored text (the script refuses bodies that end like the suffix, so this is unambiguous).
+      const mac = macOf(message);
+      if (mac !== undefined) message = `${message.slice(0, -MAC_SUFFIX_LENGTH)}}`;
       // Checked cheaply (size, nesting, header fields, channel), never parsed here: the text is
       // what the publish script wrote, passed through to the handlers (verified against history
       // first, by text, unless `verifyLiveMessages` is off).
@@ -278,7 +312,7 @@ export function subscriberOn(
         invalid(record.channel, checked);
         return;
       }
-      record.sync.receive(checked);
+      record.sync.receive(checked, mac);
     } catch (cause) {
       onError(TaskpulseError.from(cause), {});
     }

@@ -67,9 +67,16 @@ export const range = (from: number, to: number) => Array.from({ length: to - fro
 
 /**
  * Runs the publish script with a raw body, as a publisher of another language does (events kind,
- * history 100, 60 s TTL). Resolves with the script's reply `[epoch, offset]`.
+ * history 100 unless given, 60 s TTL; no MAC key candidate unless given: ARGV[9] of
+ * lua/publish.lua). Resolves with the script's reply `[epoch, offset]`.
  */
-export function evalPublish(client: Redis, prefix: string, channel: string, body: string) {
+export function evalPublish(
+  client: Redis,
+  prefix: string,
+  channel: string,
+  body: string,
+  options: { macKey?: string; historySize?: number } = {},
+) {
   const keys = channelKeys(prefix, channel);
   return client.eval(
     readFileSync(luaScriptPath('publish'), 'utf8'),
@@ -80,9 +87,10 @@ export function evalPublish(client: Redis, prefix: string, channel: string, body
     newEpochCandidate(),
     channel,
     body,
-    100,
+    options.historySize ?? 100,
     60_000,
     'events',
     'publish',
+    ...(options.macKey === undefined ? [] : ['', options.macKey]),
   ) as Promise<[string, number]>;
 }

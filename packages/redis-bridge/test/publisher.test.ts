@@ -44,7 +44,16 @@ describe('publisher and readers', () => {
     const r = await publisher.publish(channel, 'e', { a: 1 });
     const keys = channelKeys(prefix, channel);
     expect(keys.meta).toBe(`${prefix}{${channel}}:meta`);
-    expect(await client.hgetall(keys.meta)).toEqual({ epoch: r.epoch, offset: '1' });
+    // The publisher's MAC key (see lua/publish.lua, ARGV[9]) and its HMAC pads live there too.
+    const meta = await client.hgetall(keys.meta);
+    expect(meta).toEqual({
+      epoch: r.epoch,
+      offset: '1',
+      mac: expect.any(String),
+      mki: expect.any(String),
+      mko: expect.any(String),
+    });
+    expect(meta.mac).toMatch(/^[0-9a-f]{40}$/);
     expect(await client.type(keys.history)).toBe('stream');
     for (const key of [keys.meta, keys.history]) {
       const ttl = await client.pttl(key);

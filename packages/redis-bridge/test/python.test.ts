@@ -98,4 +98,29 @@ describe('the shipped Lua script, run from Python (redis-py)', () => {
     const state = await broker.state(channel);
     expect(state.latest?.data).toEqual({ n: 4 });
   });
+
+  it('passes a MAC key candidate, so that a hub verifies its publications without reading them back', async () => {
+    const channel = `task:${uniqueId()}`;
+    const args = {
+      port: server.port,
+      script: luaScriptPath('publish'),
+      prefix,
+      channel,
+      historySize: 100,
+      ttlMs: 86_400_000,
+      kind: 'events',
+    };
+    await pythonPublish(python, { ...args, publications: [{ event: 'step', data: { n: 0 }, ts: Date.now() }] });
+    expect(await client.hget(channelKeys(prefix, channel).meta, 'mac')).toMatch(/^[0-9a-f]{40}$/);
+    const t = timeline();
+    await broker.subscribe(channel, t.handler); // learns the channel's key with its first read
+    const before = broker.stats().macVerified;
+    await pythonPublish(python, {
+      ...args,
+      publications: [1, 2, 3].map((n) => ({ event: 'step', data: { n }, ts: Date.now() })),
+    });
+    await waitUntil(() => t.pubs().length === 3, 'the Python publications');
+    expect(broker.stats().macVerified - before).toBe(3);
+    expect(t.pubs().map((p) => p.data)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+  });
 });

@@ -65,7 +65,7 @@ function hubNamespaceTable(options: HubCoreOptions) {
 export class HubCore {
   /** The backplane. */
   readonly broker: Broker;
-  /** Per-channel fan-out. */
+  /** @internal per-channel fan-out (transports and dialects attach through it) */
   readonly router: ChannelRouter;
   /** @internal positions of the channels HTTP polls read, kept current through the router */
   readonly watched: WatchedChannels;

@@ -1,0 +1,353 @@
+/**
+ * A MAC in place of the read-back: the publish script appends an HMAC-SHA1 of the publication
+ * text under the channel's key (lua/publish.lua, ARGV[9]) to the pub/sub message only, and a hub
+ * that learned the key with its history reads delivers a message whose MAC checks without reading
+ * it back. Anything else (no MAC, a wrong one, no key) is read back as before: forgeries are never
+ * delivered, and clients never see the MAC.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import type { PublicationMessage } from '@taskpulse/protocol';
+import { type RedisServer, startRedis, uniqueId } from '@taskpulse/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { channelKeys, createPublisher, createSubscriber, type Publisher, type Subscriber } from '../src/index';
+import { loadScript } from '../src/lua';
+import { evalPublish, range, sleep, timeline, waitUntil } from './helpers';
+
+const namespaces = {
+  m: { historySize: 100 },
+  small: { historySize: 10 },
+  st: { kind: 'state' as const, historySize: 0 },
+};
+const prefix = `${uniqueId('mac')}:`;
+const read = loadScript('read');
+let server: RedisServer;
+let client: Redis;
+/** The subscriber's own connection, whose read-script calls are counted. */
+let readClient: Redis;
+let reads = 0;
+let publisher: Publisher;
+let subscriber: Subscriber;
+
+beforeAll(async () => {
+  server = await startRedis();
+  client = new Redis(server.url);
+  readClient = new Redis(server.url);
+  // Count every call of lua/read.lua on the subscriber's connection (EVALSHA, or EVAL on NOSCRIPT).
+  const raw = readClient as unknown as Record<'evalsha' | 'eval', (...args: unknown[]) => Promise<unknown>>;
+  const evalsha = raw.evalsha.bind(readClient);
+  const evalSource = raw.eval.bind(readClient);
+  raw.evalsha = (sha, ...rest) => {
+    if (sha === read.sha) reads++;
+    return evalsha(sha, ...rest);
+  };
+  raw.eval = (source, ...rest) => {
+    if (source === read.source) reads++;
+    return evalSource(source, ...rest);
+  };
+  publisher = createPublisher({ redis: client, prefix, namespaces });
+  subscriber = createSubscriber({ redis: readClient, prefix, namespaces });
+});
+afterAll(async () => {
+  await subscriber?.close();
+  await publisher?.close();
+  readClient?.disconnect();
+  client?.disconnect();
+  await server?.stop();
+});
+
+/** A handler that records the texts (messages) it is given. */
+function texts() {
+  const got: PublicationMessage[] = [];
+  return {
+    got,
+    handler: { onPublication: () => {}, onMessage: (m: PublicationMessage) => got.push(m) },
+  };
+}
+
+const historyTexts = async (channel: string) =>
+  (await client.xrange(channelKeys(prefix, channel).history, '-', '+')).map(([, f]) => f[1] as string);
+
+const hmac = (key: string, text: string) => createHmac('sha1', Buffer.from(key, 'hex')).update(text).digest('hex');
+const withMac = (text: string, mac: string) => `${text.slice(0, -1)},"_tpmac":"${mac}"}`;
+const body = (data: unknown) => JSON.stringify({ event: 'e', data, ts: 1 });
+const stats = () => subscriber.stats();
+
+let base: { reads: number; verified: number; invalid: number };
+beforeEach(() => {
+  base = { reads, verified: stats().macVerified, invalid: stats().invalid };
+});
+
+describe('the publish script and its MAC', () => {
+  it('stores the key and pads in the meta hash, and MACs the pub/sub message only', async () => {
+    const c = `m:${uniqueId()}`;
+    const keys = channelKeys(prefix, c);
+    const key = randomBytes(20).toString('hex');
+    const listener = new Redis(server.url);
+    const messages: string[] = [];
+    listener.on('message', (_channel: string, m: string) => messages.push(m));
+    await listener.subscribe(keys.pubsub);
+    await evalPublish(client, prefix, c, body(1), { macKey: key });
+    await evalPublish(client, prefix, c, body(2), { macKey: randomBytes(20).toString('hex') }); // ignored: keyed
+    await waitUntil(() => messages.length === 2, 'both messages');
+    listener.disconnect();
+    const meta = await client.hgetallBuffer(keys.meta);
+    expect(meta.mac?.toString()).toBe(key);
+    const k = Buffer.alloc(64);
+    Buffer.from(key, 'hex').copy(k);
+    expect(meta.mki).toEqual(Buffer.from(k.map((b) => b ^ 0x36)));
+    expect(meta.mko).toEqual(Buffer.from(k.map((b) => b ^ 0x5c)));
+    const stored = await historyTexts(c);
+    expect(stored.every((t) => !t.includes('_tpmac'))).toBe(true);
+    expect(messages).toEqual(stored.map((t) => withMac(t, hmac(key, t))));
+  });
+
+  it('refuses a body that ends like the MAC suffix, and an invalid key candidate', async () => {
+    const c = `m:${uniqueId()}`;
+    for (const hex of ['a'.repeat(40), 'A'.repeat(40), `${'0'.repeat(39)}F`]) {
+      const reserved = `{"event":"e","data":1,"ts":1,"_tpmac":"${hex}"}`;
+      await expect(evalPublish(client, prefix, c, reserved)).rejects.toThrow(/reserved/);
+    }
+    // Not the suffix's shape (39 digits, not at the end, not hex): accepted as any field.
+    await evalPublish(client, prefix, c, `{"event":"e","data":1,"ts":1,"_tpmac":"${'a'.repeat(39)}"}`);
+    await evalPublish(client, prefix, c, `{"event":"e","data":{"_tpmac":"${'a'.repeat(40)}"},"ts":1}`);
+    for (const bad of ['A'.repeat(40), 'a'.repeat(39), 'g'.repeat(40)]) {
+      await expect(evalPublish(client, prefix, `m:${uniqueId()}`, body(1), { macKey: bad })).rejects.toThrow(
+        /invalid MAC key candidate/,
+      );
+    }
+    // Checked only when used: a keyed channel ignores the candidate.
+    const keyed = `m:${uniqueId()}`;
+    await evalPublish(client, prefix, keyed, body(1), { macKey: 'b'.repeat(40) });
+    await expect(evalPublish(client, prefix, keyed, body(2), { macKey: 'bad' })).resolves.toMatchObject([
+      expect.any(String),
+      2,
+    ]);
+  });
+
+  it('never keeps a key across an epoch change: the new epoch takes the new candidate, or none', async () => {
+    const c = `m:${uniqueId()}`;
+    const keys = channelKeys(prefix, c);
+    await evalPublish(client, prefix, c, body(1), { macKey: 'a'.repeat(40) });
+    // A generation lost but the meta hash kept (partial loss): the stale key must go with it.
+    await client.hdel(keys.meta, 'epoch');
+    await evalPublish(client, prefix, c, body(2), { macKey: 'b'.repeat(40) });
+    expect(await client.hget(keys.meta, 'mac')).toBe('b'.repeat(40));
+    await client.hdel(keys.meta, 'epoch');
+    await evalPublish(client, prefix, c, body(3));
+    expect(await client.hmget(keys.meta, 'mac', 'mki', 'mko')).toEqual([null, null, null]);
+  });
+
+  it('read.lua returns the key after the newest entry, and nothing for a channel without one', async () => {
+    const keyed = `m:${uniqueId()}`;
+    const plain = `m:${uniqueId()}`;
+    await evalPublish(client, prefix, keyed, body(1), { macKey: 'c'.repeat(40) });
+    await evalPublish(client, prefix, plain, body(1));
+    const head = (c: string) => {
+      const k = channelKeys(prefix, c);
+      return client.eval(read.source, 2, k.meta, k.history, '', 0, 'head', 0, '', 0, 100) as Promise<unknown[]>;
+    };
+    expect(await head(keyed)).toEqual([expect.any(String), 1, [], ['1-0', expect.any(String)], 'c'.repeat(40)]);
+    expect(await head(plain)).toHaveLength(4);
+  });
+});
+
+describe('a hub verifying live messages by their MAC', () => {
+  it('delivers a keyed channel’s publications without reading them back; clients never see the MAC', async () => {
+    const c = `m:${uniqueId()}`;
+    await publisher.publish(c, 'e', 0);
+    const t = texts();
+    await subscriber.subscribe(c, t.handler); // the head read learns the key
+    expect(reads - base.reads).toBe(1);
+    for (const n of range(1, 20)) {
+      await publisher.publish(c, 'e', n);
+      await waitUntil(() => t.got.length === n, `publication ${n}`);
+    }
+    expect(reads - base.reads).toBe(1);
+    expect(stats().macVerified - base.verified).toBe(20);
+    expect(t.got.map((m) => m.text)).toEqual((await historyTexts(c)).slice(1));
+    expect(t.got.every((m) => !m.text.includes('_tpmac') && !('_tpmac' in (m.publication() as object)))).toBe(true);
+  });
+
+  it("with verifyLiveMessages: 'history' ignores MACs and reads every live message back", async () => {
+    const strictClient = new Redis(server.url);
+    let strictReads = 0;
+    const raw = strictClient as unknown as Record<'evalsha', (...args: unknown[]) => Promise<unknown>>;
+    const evalsha = raw.evalsha.bind(strictClient);
+    raw.evalsha = (sha, ...rest) => {
+      if (sha === read.sha) strictReads++;
+      return evalsha(sha, ...rest);
+    };
+    const strict = createSubscriber({ redis: strictClient, prefix, namespaces, verifyLiveMessages: 'history' });
+    try {
+      const c = `m:${uniqueId()}`;
+      await publisher.publish(c, 'e', 0);
+      const t = texts();
+      await strict.subscribe(c, t.handler);
+      expect(strictReads).toBe(1);
+      for (const n of range(1, 5)) {
+        await publisher.publish(c, 'e', n);
+        await waitUntil(() => t.got.length === n, `publication ${n}`);
+      }
+      // one read-back per publication (each awaited before the next), none verified by MAC
+      expect(strictReads).toBe(6);
+      expect(strict.stats().macVerified).toBe(0);
+      expect(t.got.map((m) => m.text)).toEqual((await historyTexts(c)).slice(1));
+    } finally {
+      await strict.close();
+      strictClient.disconnect();
+    }
+  });
+
+  it('learns the key of a channel subscribed while empty from the first read-back', async () => {
+    const c = `m:${uniqueId()}`;
+    const t = timeline();
+    await subscriber.subscribe(c, t.handler);
+    for (const n of range(1, 10)) {
+      await publisher.publish(c, 'e', n);
+      await waitUntil(() => t.pubs().length === n, `publication ${n}`);
+    }
+    // The head read, then one read-back of the first publication (no key known yet).
+    expect(reads - base.reads).toBe(2);
+    expect(stats().macVerified - base.verified).toBe(9);
+    expect(t.pubs().map((p) => p.data)).toEqual(range(1, 10));
+  });
+
+  it('never delivers a forged message with no MAC, a wrong MAC or another key’s MAC; the genuine one is', async () => {
+    const c = `m:${uniqueId()}`;
+    const pubsub = channelKeys(prefix, c).pubsub;
+    const { epoch } = await publisher.publish(c, 'e', 'genuine-1');
+    const t = texts();
+    await subscriber.subscribe(c, t.handler);
+    const forged = (offset: number, data: string) =>
+      JSON.stringify({ channel: c, offset, epoch, event: 'e', data, ts: 1 });
+    const [stored] = await historyTexts(c);
+    const genuineKey = (await client.hget(channelKeys(prefix, c).meta, 'mac')) as string;
+    const text2 = forged(2, 'forged');
+    const attempts = [
+      text2, // no MAC
+      withMac(text2, 'f'.repeat(40)), // a valid-looking suffix, wrong MAC
+      withMac(text2, hmac(randomBytes(20).toString('hex'), text2)), // another key's MAC
+      withMac(text2, hmac(genuineKey, stored as string)), // the MAC of another text
+    ];
+    for (const [i, attempt] of attempts.entries()) {
+      await client.publish(pubsub, attempt);
+      await waitUntil(() => stats().invalid >= base.invalid + i + 1, `forgery ${i} rejected`);
+    }
+    expect(reads - base.reads).toBeGreaterThan(1); // each went the read-back path
+    expect(stats().macVerified).toBe(base.verified);
+    await publisher.publish(c, 'e', 'genuine-2');
+    await publisher.publish(c, 'e', 'genuine-3');
+    await waitUntil(() => t.got.length === 2, 'the genuine publications');
+    await sleep(30);
+    expect(t.got.map((m) => m.publication().data)).toEqual(['genuine-2', 'genuine-3']);
+    expect(t.got.map((m) => m.text)).toEqual((await historyTexts(c)).slice(1));
+  });
+
+  it('a forged suffix on a channel without a key changes nothing: stripped, then read back', async () => {
+    const c = `m:${uniqueId()}`;
+    const pubsub = channelKeys(prefix, c).pubsub;
+    await evalPublish(client, prefix, c, body(1));
+    const t = texts();
+    await subscriber.subscribe(c, t.handler);
+    // An old publisher (no candidate) runs the script, and someone replays its message with a MAC.
+    await evalPublish(client, prefix, c, body(2));
+    await waitUntil(() => t.got.length === 1, 'the old publisher’s publication');
+    const [, text2] = await historyTexts(c);
+    await client.publish(pubsub, withMac(text2 as string, 'e'.repeat(40)));
+    await evalPublish(client, prefix, c, body(3));
+    await waitUntil(() => t.got.length === 2, 'the third publication');
+    await sleep(30);
+    expect(t.got.map((m) => m.text)).toEqual((await historyTexts(c)).slice(1));
+    expect(stats().macVerified).toBe(base.verified);
+    expect(reads - base.reads).toBeGreaterThanOrEqual(3); // the head read and two read-backs
+  });
+
+  it('an old publisher (no ARGV[9]) on a keyed channel still gets MACs, and on a new one is read back', async () => {
+    const keyed = `m:${uniqueId()}`;
+    await publisher.publish(keyed, 'e', 0);
+    const t = timeline();
+    await subscriber.subscribe(keyed, t.handler);
+    for (const n of range(1, 3)) {
+      await evalPublish(client, prefix, keyed, body(n));
+      await waitUntil(() => t.pubs().length === n, `publication ${n}`);
+    }
+    expect(stats().macVerified - base.verified).toBe(3);
+    expect(reads - base.reads).toBe(1);
+
+    const plain = `m:${uniqueId()}`;
+    const u = timeline();
+    await evalPublish(client, prefix, plain, body(0));
+    await subscriber.subscribe(plain, u.handler);
+    const before = reads;
+    for (const n of range(1, 3)) {
+      await evalPublish(client, prefix, plain, body(n));
+      await waitUntil(() => u.pubs().length === n, `plain publication ${n}`);
+    }
+    expect(reads - before).toBe(3);
+    expect(stats().macVerified - base.verified).toBe(3);
+    expect(u.pubs().map((p) => p.data)).toEqual([1, 2, 3]);
+  });
+
+  it('a channel whose epoch is recreated gets a new key and keeps verifying by MAC', async () => {
+    const c = `m:${uniqueId()}`;
+    const keys = channelKeys(prefix, c);
+    await publisher.publish(c, 'e', 1);
+    const t = timeline();
+    await subscriber.subscribe(c, t.handler);
+    await publisher.publish(c, 'e', 2);
+    await waitUntil(() => t.pubs().length === 1, 'the first live publication');
+    const oldKey = await client.hget(keys.meta, 'mac');
+    await client.del(keys.meta, keys.history);
+    // Another publisher (another candidate) creates the new generation.
+    const other = createPublisher({ redis: client, prefix, namespaces });
+    const { epoch } = await other.publish(c, 'e', 'new-1');
+    const newKey = await client.hget(keys.meta, 'mac');
+    expect(newKey).toMatch(/^[0-9a-f]{40}$/);
+    expect(newKey).not.toBe(oldKey);
+    // Its MAC does not check under the old key: read back, it is the new generation's reset.
+    await waitUntil(() => t.resets().length === 1, 'the reset to the new epoch');
+    expect(t.resets()[0]).toMatchObject({ reason: 'epoch_changed', epoch, offset: 1, latest: { data: 'new-1' } });
+    const readsAfterReset = reads;
+    const verifiedAfterReset = stats().macVerified;
+    for (const n of range(2, 5)) {
+      await other.publish(c, 'e', `new-${n}`);
+      await waitUntil(() => t.pubs().length === n, `new publication ${n}`);
+    }
+    expect(stats().macVerified - verifiedAfterReset).toBe(4);
+    expect(reads).toBe(readsAfterReset);
+    expect(t.pubs().map((p) => [p.epoch === epoch, p.data])).toEqual([
+      [false, 2],
+      ...range(2, 5).map((n) => [true, `new-${n}`]),
+    ]);
+    await other.close();
+  });
+
+  it('a state channel without history verifies by MAC too', async () => {
+    const c = `st:${uniqueId()}`;
+    await publisher.publish(c, 'status', { n: 0 });
+    const t = timeline();
+    await subscriber.subscribe(c, t.handler);
+    for (const n of range(1, 5)) {
+      await publisher.publish(c, 'status', { n });
+      await waitUntil(() => t.pubs().length === n, `value ${n}`);
+    }
+    expect(reads - base.reads).toBe(1);
+    expect(stats().macVerified - base.verified).toBe(5);
+  });
+});
+
+describe('without a key, the read-back still serves', () => {
+  it('a burst larger than the history from an old publisher is delivered whole, in order, without a reset', async () => {
+    const c = `small:${uniqueId()}`;
+    const t = timeline();
+    await subscriber.subscribe(c, t.handler);
+    await evalPublish(client, prefix, c, body(0), { historySize: 10 });
+    await waitUntil(() => t.pubs().length === 1, 'the first publication');
+    await Promise.all(range(1, 200).map((n) => evalPublish(client, prefix, c, body(n), { historySize: 10 })));
+    await waitUntil(() => t.pubs().length === 201 || t.resets().length > 0, 'the burst');
+    expect(t.resets()).toEqual([]);
+    expect(t.pubs().map((p) => p.offset)).toEqual(range(1, 201));
+    expect(stats().macVerified).toBe(base.verified);
+  });
+});
