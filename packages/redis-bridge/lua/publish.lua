@@ -32,17 +32,20 @@ ARGV[7]  "publish" (PUBLISH) or "spublish" (sharded pub/sub, for Redis Cluster)
 ARGV[8]  (optional, with KEYS[4]) the deduplication window in milliseconds (> 0); ignored without
          KEYS[4] (pass '' when ARGV[9] follows and there is no idempotency key)
 ARGV[9]  (optional) MAC key candidate: 40 lowercase hex characters (20 random bytes, drawn once per
-         publisher process), used only when the channel has no key yet. The key is stored in the
-         meta hash (`mac`, with the HMAC inner/outer pads `mki`/`mko`) and dropped with the epoch:
-         a new epoch takes the candidate of the publication that creates it. Without a candidate
-         the channel has no key, and hubs verify its live messages by reading them back.
+         publisher process; checked whenever given), used only when the channel has no key yet.
+         The channel's key is HMAC-SHA1(candidate, KEYS[3] .. "\n" .. epoch): one per pub/sub
+         channel and epoch, the candidate itself never stored. It is kept in the meta hash (`mac`,
+         with the HMAC inner/outer pads `mki`/`mko`) and dropped with the epoch: a new epoch derives
+         a new one. Without a candidate the channel has no key, and hubs verify its live messages by
+         reading them back.
 
 Message authentication: when the channel has a key, the pub/sub message is the stored text with
 its final `}` replaced by `,"_tpmac":"<mac>"}`, where <mac> is HMAC-SHA1(key, stored text) in
 lowercase hex (the history entry and `latest` stay the stored text). Hubs that know the key (read
 with the channel's history) strip that 53-character suffix and accept a message whose MAC checks
-without reading it back. So that the suffix is never ambiguous, a body whose end already has its
-shape (`,"_tpmac":"` + 40 hex digits + `"}`) is refused: "ERR taskpulse: … reserved".
+without reading it back. So that the suffix is never ambiguous, a body whose last member already
+has its shape (`"_tpmac":"` + 40 hex digits + `"}` at the end, after `,` or `{`) is refused:
+"ERR taskpulse: … reserved".
 
 The body's data may nest at most 64 levels of arrays/objects (the body itself one more): deeper
 bodies are refused with "ERR taskpulse: the publication nests deeper than 64 levels" (the same
@@ -73,9 +76,31 @@ end
 if command ~= 'publish' and command ~= 'spublish' then
   return redis.error_reply('ERR taskpulse: pub/sub command must be publish or spublish')
 end
--- The MAC suffix's shape is reserved at the end of a body (see the header).
-if #body >= 54 and string.find(body, ',"_tpmac":"' .. string.rep('%x', 40) .. '"}$', #body - 53) then
+-- The MAC suffix's shape is reserved at the end of the text (see the header): a body whose last
+-- member (or only member: the text then has `,` before it) is a "_tpmac" of 40 hex digits.
+if #body >= 53 and string.find(body, '[,{]"_tpmac":"' .. string.rep('%x', 40) .. '"}$', #body - 52) then
   return redis.error_reply('ERR taskpulse: a body ending with a "_tpmac" field of 40 hex digits is reserved')
+end
+local macCandidate = ARGV[9]
+if macCandidate and #macCandidate > 0 and (#macCandidate ~= 40 or not string.match(macCandidate, '^[0-9a-f]+$')) then
+  return redis.error_reply('ERR taskpulse: invalid MAC key candidate (40 lowercase hex characters)')
+end
+
+-- HMAC-SHA1 pads of a 20-byte key given in hex: zero-padded to SHA-1's 64-byte block, XOR 0x36 / 0x5c.
+local function pads(hex)
+  local inner, outer = {}, {}
+  for i = 1, 64 do
+    local b = 0
+    if i <= 20 then b = tonumber(string.sub(hex, 2 * i - 1, 2 * i), 16) end
+    inner[i] = string.char(bit.bxor(b, 0x36))
+    outer[i] = string.char(bit.bxor(b, 0x5c))
+  end
+  return table.concat(inner), table.concat(outer)
+end
+-- HMAC-SHA1(key, text) in hex from the key's pads: SHA1(outer .. SHA1(inner .. text)), the inner digest in binary.
+local function hmac(inner, outer, text)
+  local digest = string.gsub(redis.sha1hex(inner .. text), '%x%x', function(h) return string.char(tonumber(h, 16)) end)
+  return redis.sha1hex(outer .. digest)
 end
 
 -- Nesting depth of the body (iterative; strings skipped). 65 = the body object + 64 data levels.
@@ -149,22 +174,14 @@ if not epoch then
   redis.call('HDEL', meta, 'mac', 'mki', 'mko')
   mki, mko = false, false
 end
-local macCandidate = ARGV[9]
 if not (mki and mko) and macCandidate and #macCandidate > 0 then
-  -- The candidate is checked only here, where it is used (once per generation).
-  if #macCandidate ~= 40 or not string.match(macCandidate, '^[0-9a-f]+$') then
-    return redis.error_reply('ERR taskpulse: invalid MAC key candidate (40 lowercase hex characters)')
-  end
-  -- HMAC-SHA1 pads: the key (20 bytes) zero-padded to SHA-1's 64-byte block, XOR 0x36 / 0x5c.
-  local inner, outer = {}, {}
-  for i = 1, 64 do
-    local b = 0
-    if i <= 20 then b = tonumber(string.sub(macCandidate, 2 * i - 1, 2 * i), 16) end
-    inner[i] = string.char(bit.bxor(b, 0x36))
-    outer[i] = string.char(bit.bxor(b, 0x5c))
-  end
-  mki, mko = table.concat(inner), table.concat(outer)
-  redis.call('HSET', meta, 'mac', macCandidate, 'mki', mki, 'mko', mko)
+  -- The channel's key is derived from the candidate for this pub/sub channel (prefix included)
+  -- and this epoch, and the candidate itself is never stored: a key read from one channel's meta
+  -- hash authenticates nothing on another channel, nor after the epoch changes.
+  local ci, co = pads(macCandidate)
+  local key = hmac(ci, co, pubsub .. '\n' .. epoch)
+  mki, mko = pads(key)
+  redis.call('HSET', meta, 'mac', key, 'mki', mki, 'mko', mko)
 end
 local offset = redis.call('HINCRBY', meta, 'offset', 1)
 local digits = string.format('%d', offset)
@@ -182,11 +199,7 @@ end
 redis.call('PEXPIRE', meta, ttl)
 
 local message = text
-if mki and mko then
-  -- HMAC-SHA1(key, text) = SHA1(outer pad .. SHA1(inner pad .. text)), the inner digest in binary.
-  local digest = string.gsub(redis.sha1hex(mki .. text), '%x%x', function(h) return string.char(tonumber(h, 16)) end)
-  message = string.sub(text, 1, -2) .. ',"_tpmac":"' .. redis.sha1hex(mko .. digest) .. '"}'
-end
+if mki and mko then message = string.sub(text, 1, -2) .. ',"_tpmac":"' .. hmac(mki, mko, text) .. '"}' end
 if command == 'spublish' then
   redis.call('SPUBLISH', pubsub, message)
 else

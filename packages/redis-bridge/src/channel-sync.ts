@@ -35,7 +35,7 @@ export interface ChannelSyncDeps {
    * @default true
    */
   acceptMac?: boolean;
-  /** A live message whose MAC checked under the channel's key (it needs no read-back). */
+  /** A live message delivered on the strength of its MAC (without a read-back). */
   macVerified?(): void;
   batchSize: number;
   retryDelayMs: number;
@@ -143,6 +143,7 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
             claimed.add(p.offset);
           } else deps.duplicate();
         } else if (p.offset === position.offset + 1 && (!deps.verify || item.verified)) {
+          if (deps.verify) deps.macVerified?.();
           deliverNext(p);
         } else if (item.seq <= readSeq && p.offset > head.offset) {
           deps.invalid(`offset ${p.offset} is ahead of the channel (${head.offset})`);
@@ -304,7 +305,6 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
         mac !== undefined &&
         macKey !== null &&
         macMatches(macKey.key, p.text, mac);
-      if (verified) deps.macVerified?.();
       if (!syncing && position && continuesGeneration(position, p.epoch)) {
         if (p.offset <= position.offset) {
           deps.duplicate();
@@ -312,6 +312,7 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
         }
         // Trusted mode, or authenticated: otherwise verified delivery reads it back first.
         if (p.offset === position.offset + 1 && (!deps.verify || verified)) {
+          if (verified) deps.macVerified?.();
           deliverNext(p);
           return;
         }

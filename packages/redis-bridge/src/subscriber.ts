@@ -117,8 +117,8 @@ export interface SubscriberStats {
   /** Reconnections of the pub/sub connection. */
   reconnects: number;
   /**
-   * Live messages whose MAC checked under their channel's key (see
-   * {@link SubscriberOptions.verifyLiveMessages}): verified without reading them back.
+   * Live messages delivered because their MAC checked under their channel's key (see
+   * {@link SubscriberOptions.verifyLiveMessages}), without reading them back.
    */
   macVerified: number;
 }

@@ -70,6 +70,9 @@ const historyTexts = async (channel: string) =>
 
 const hmac = (key: string, text: string) => createHmac('sha1', Buffer.from(key, 'hex')).update(text).digest('hex');
 const withMac = (text: string, mac: string) => `${text.slice(0, -1)},"_tpmac":"${mac}"}`;
+/** The key publish.lua derives for a channel's epoch from a publisher's candidate. */
+const derivedKey = (candidate: string, channel: string, epoch: string) =>
+  hmac(candidate, `${channelKeys(prefix, channel).pubsub}\n${epoch}`);
 const body = (data: unknown) => JSON.stringify({ event: 'e', data, ts: 1 });
 const stats = () => subscriber.stats();
 
@@ -82,17 +85,20 @@ describe('the publish script and its MAC', () => {
   it('stores the key and pads in the meta hash, and MACs the pub/sub message only', async () => {
     const c = `m:${uniqueId()}`;
     const keys = channelKeys(prefix, c);
-    const key = randomBytes(20).toString('hex');
+    const candidate = randomBytes(20).toString('hex');
     const listener = new Redis(server.url);
     const messages: string[] = [];
     listener.on('message', (_channel: string, m: string) => messages.push(m));
     await listener.subscribe(keys.pubsub);
-    await evalPublish(client, prefix, c, body(1), { macKey: key });
+    const [epoch] = await evalPublish(client, prefix, c, body(1), { macKey: candidate });
     await evalPublish(client, prefix, c, body(2), { macKey: randomBytes(20).toString('hex') }); // ignored: keyed
     await waitUntil(() => messages.length === 2, 'both messages');
     listener.disconnect();
     const meta = await client.hgetallBuffer(keys.meta);
+    // The channel's key is derived for this pub/sub channel and epoch; the candidate is not stored.
+    const key = derivedKey(candidate, c, epoch);
     expect(meta.mac?.toString()).toBe(key);
+    expect(Object.values(meta).some((v) => v.toString().includes(candidate))).toBe(false);
     const k = Buffer.alloc(64);
     Buffer.from(key, 'hex').copy(k);
     expect(meta.mki).toEqual(Buffer.from(k.map((b) => b ^ 0x36)));
@@ -108,6 +114,8 @@ describe('the publish script and its MAC', () => {
       const reserved = `{"event":"e","data":1,"ts":1,"_tpmac":"${hex}"}`;
       await expect(evalPublish(client, prefix, c, reserved)).rejects.toThrow(/reserved/);
     }
+    // The body's only member (53 characters): the text would end like the suffix too.
+    await expect(evalPublish(client, prefix, c, `{"_tpmac":"${'a'.repeat(40)}"}`)).rejects.toThrow(/reserved/);
     // Not the suffix's shape (39 digits, not at the end, not hex): accepted as any field.
     await evalPublish(client, prefix, c, `{"event":"e","data":1,"ts":1,"_tpmac":"${'a'.repeat(39)}"}`);
     await evalPublish(client, prefix, c, `{"event":"e","data":{"_tpmac":"${'a'.repeat(40)}"},"ts":1}`);
@@ -116,23 +124,32 @@ describe('the publish script and its MAC', () => {
         /invalid MAC key candidate/,
       );
     }
-    // Checked only when used: a keyed channel ignores the candidate.
-    const keyed = `m:${uniqueId()}`;
-    await evalPublish(client, prefix, keyed, body(1), { macKey: 'b'.repeat(40) });
-    await expect(evalPublish(client, prefix, keyed, body(2), { macKey: 'bad' })).resolves.toMatchObject([
-      expect.any(String),
-      2,
-    ]);
+    // Checked whenever given, before anything is written: a refused call leaves no channel behind.
+    const fresh = `m:${uniqueId()}`;
+    await expect(evalPublish(client, prefix, fresh, body(1), { macKey: 'bad' })).rejects.toThrow(/candidate/);
+    expect(await client.exists(channelKeys(prefix, fresh).meta)).toBe(0);
   });
 
-  it('never keeps a key across an epoch change: the new epoch takes the new candidate, or none', async () => {
+  it('never keeps a key across an epoch change: the new epoch derives a new key, or has none', async () => {
     const c = `m:${uniqueId()}`;
     const keys = channelKeys(prefix, c);
-    await evalPublish(client, prefix, c, body(1), { macKey: 'a'.repeat(40) });
-    // A generation lost but the meta hash kept (partial loss): the stale key must go with it.
+    const candidate = 'a'.repeat(40);
+    const [first] = await evalPublish(client, prefix, c, body(1), { macKey: candidate });
+    const firstKey = await client.hget(keys.meta, 'mac');
+    expect(firstKey).toBe(derivedKey(candidate, c, first));
+    // A generation lost but the meta hash kept (partial loss): the stale key must go with it, and
+    // the same candidate gives the new epoch another key.
     await client.hdel(keys.meta, 'epoch');
-    await evalPublish(client, prefix, c, body(2), { macKey: 'b'.repeat(40) });
-    expect(await client.hget(keys.meta, 'mac')).toBe('b'.repeat(40));
+    const [second] = await evalPublish(client, prefix, c, body(2), { macKey: candidate });
+    const secondKey = await client.hget(keys.meta, 'mac');
+    expect(second).not.toBe(first);
+    expect(secondKey).toBe(derivedKey(candidate, c, second));
+    expect(secondKey).not.toBe(firstKey);
+    // Another channel of the same publisher (same candidate) has a key of its own.
+    const other = `m:${uniqueId()}`;
+    const [otherEpoch] = await evalPublish(client, prefix, other, body(1), { macKey: candidate });
+    expect(await client.hget(channelKeys(prefix, other).meta, 'mac')).toBe(derivedKey(candidate, other, otherEpoch));
+    expect(await client.hget(channelKeys(prefix, other).meta, 'mac')).not.toBe(firstKey);
     await client.hdel(keys.meta, 'epoch');
     await evalPublish(client, prefix, c, body(3));
     expect(await client.hmget(keys.meta, 'mac', 'mki', 'mko')).toEqual([null, null, null]);
@@ -141,13 +158,19 @@ describe('the publish script and its MAC', () => {
   it('read.lua returns the key after the newest entry, and nothing for a channel without one', async () => {
     const keyed = `m:${uniqueId()}`;
     const plain = `m:${uniqueId()}`;
-    await evalPublish(client, prefix, keyed, body(1), { macKey: 'c'.repeat(40) });
+    const [epoch] = await evalPublish(client, prefix, keyed, body(1), { macKey: 'c'.repeat(40) });
     await evalPublish(client, prefix, plain, body(1));
     const head = (c: string) => {
       const k = channelKeys(prefix, c);
       return client.eval(read.source, 2, k.meta, k.history, '', 0, 'head', 0, '', 0, 100) as Promise<unknown[]>;
     };
-    expect(await head(keyed)).toEqual([expect.any(String), 1, [], ['1-0', expect.any(String)], 'c'.repeat(40)]);
+    expect(await head(keyed)).toEqual([
+      epoch,
+      1,
+      [],
+      ['1-0', expect.any(String)],
+      derivedKey('c'.repeat(40), keyed, epoch),
+    ]);
     expect(await head(plain)).toHaveLength(4);
   });
 });
