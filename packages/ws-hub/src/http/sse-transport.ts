@@ -6,7 +6,8 @@
  * response, and sends heartbeats.
  * @module
  */
-import type { ServerResponse } from 'node:http';
+import { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { type ChannelKind, CloseCode, type ServerFrame } from '@taskpulse/protocol';
 import type { HubCore } from '../core/hub-core';
 import { type OutboundEncoder, OutboundQueue, type OutboundSettings, type OutboundSink } from '../core/outbound-queue';
@@ -42,25 +43,54 @@ export const sseEncoder: OutboundEncoder = {
   batch: (batch: OutboundBatch, cursor) => sharedEvent(batch, batch.text, cursor),
 };
 
-/** The publication or batch event encoded last, with its cursor and bytes. */
-const lastEvent: { source: object | undefined; cursor: string | undefined; bytes: Uint8Array } = {
+/** An event's bytes, and the same bytes as one HTTP/1.1 chunk (built on first use). */
+class EncodedEvent {
+  readonly bytes: Buffer;
+  #chunk: Buffer | undefined;
+
+  constructor(bytes: Buffer) {
+    this.bytes = bytes;
+  }
+
+  /** `<size in hex>\r\n<bytes>\r\n`: what `ServerResponse.write` sends for the event, in one buffer. */
+  get chunk(): Buffer {
+    if (this.#chunk === undefined) {
+      const head = `${this.bytes.length.toString(16)}\r\n`;
+      const chunk = Buffer.allocUnsafe(head.length + this.bytes.length + 2);
+      chunk.write(head, 0, 'latin1');
+      this.bytes.copy(chunk, head.length);
+      chunk.write('\r\n', head.length + this.bytes.length, 'latin1');
+      this.#chunk = chunk;
+    }
+    return this.#chunk;
+  }
+}
+
+/** The publication or batch event encoded last, with its cursor. */
+const lastEvent: { source: object | undefined; cursor: string | undefined; event: EncodedEvent } = {
   source: undefined,
   cursor: undefined,
-  bytes: new Uint8Array(0),
+  event: new EncodedEvent(Buffer.alloc(0)),
 };
 
 /**
  * The bytes of a publication or batch event, encoded once for every stream that writes the same
  * one with the same id in a row: a fan-out to single-channel streams (their cursor is shared, see
- * `WrittenPositions.cursor`) encodes one event, as the WebSocket binding frames one.
+ * `WrittenPositions.cursor`) encodes one event — and frames one chunk — as the WebSocket binding
+ * frames one.
  */
 function sharedEvent(source: object, data: string, cursor: string | undefined): Uint8Array {
   if (lastEvent.source !== source || lastEvent.cursor !== cursor) {
     lastEvent.source = source;
     lastEvent.cursor = cursor;
-    lastEvent.bytes = Buffer.from(sseEvent(data, cursor), 'utf8');
+    lastEvent.event = new EncodedEvent(Buffer.from(sseEvent(data, cursor), 'utf8'));
   }
-  return lastEvent.bytes;
+  return lastEvent.event.bytes;
+}
+
+/** The chunk of `bytes` when they are the shared event's (the common case), else a new one. */
+function chunkOf(bytes: Buffer): Buffer {
+  return lastEvent.event.bytes === bytes ? lastEvent.event.chunk : new EncodedEvent(bytes).chunk;
 }
 
 // The outbound settings of SSE streams, one per hub core (the label lookup of the delivery
@@ -98,6 +128,14 @@ export class SseTransport implements SessionTransport, OutboundSink {
   readonly #queue: OutboundQueue;
   #heartbeat: NodeJS.Timeout | undefined;
   #ended = false;
+  /**
+   * The socket, once the response head went out on it with chunked encoding: events are then
+   * written to it directly, each as one chunk in one write (as the WebSocket binding writes a
+   * pre-framed message), instead of through `ServerResponse.write`, which makes four socket
+   * writes of every event (size, CRLF, data, CRLF) and a writev. Undefined otherwise (HTTP/1.0,
+   * a pipelined response still waiting for its turn): the response writes.
+   */
+  #raw: Socket | undefined;
 
   constructor(core: HubCore, response: ServerResponse, options: SseTransportOptions) {
     this.#core = core;
@@ -133,7 +171,20 @@ export class SseTransport implements SessionTransport, OutboundSink {
       'x-accel-buffering': 'no',
       ...headers,
     });
-    this.#response.socket?.setNoDelay(true);
+    const socket = this.#response.socket;
+    socket?.setNoDelay(true);
+    this.#response.flushHeaders();
+    if (
+      socket &&
+      (this.#response as ServerResponse & { chunkedEncoding?: boolean }).chunkedEncoding === true &&
+      this.#response.writableLength === socket.writableLength &&
+      // Nothing rewrites the body on its way (a compression middleware wraps `write`).
+      this.#response.write === ServerResponse.prototype.write &&
+      this.#response.getHeader('content-encoding') === undefined
+    ) {
+      // The head is on the socket (nothing of the response is held back): events may follow it there.
+      this.#raw = socket;
+    }
     // The welcome event carries no id: a stream cut right after it resumes from what it asked.
     const welcome = this.#session ? `data: ${this.#session.welcomeFrame()}\n\n` : '';
     this.write(`retry: ${this.#options.retryMs}\n\n${welcome}`);
@@ -141,7 +192,7 @@ export class SseTransport implements SessionTransport, OutboundSink {
     if (every > 0) {
       this.#heartbeat = setInterval(() => {
         // A heartbeat behind a full buffer would only add to it; the queue itself proves liveness.
-        if (!this.#response.writableNeedDrain && this.#queue.length === 0) this.write(':\n\n');
+        if (!this.needsDrain && this.#queue.length === 0) this.write(':\n\n');
       }, every);
       this.#heartbeat.unref?.();
     }
@@ -179,22 +230,31 @@ export class SseTransport implements SessionTransport, OutboundSink {
 
   /** @internal {@inheritDoc OutboundSink.write} */
   write(chunk: string | Uint8Array): void {
-    if (!this.#ended) this.#response.write(chunk);
+    if (this.#ended) return;
+    const raw = this.#raw;
+    if (raw === undefined) {
+      this.#response.write(chunk);
+      return;
+    }
+    if (raw.destroyed) return;
+    if (typeof chunk === 'string') raw.write(new EncodedEvent(Buffer.from(chunk, 'utf8')).chunk);
+    else if (chunk.length > 0) raw.write(chunkOf(chunk as Buffer));
   }
 
   /** @internal {@inheritDoc OutboundSink.needsDrain} */
   get needsDrain(): boolean {
-    return this.#response.writableNeedDrain;
+    return this.#raw !== undefined ? this.#raw.writableNeedDrain : this.#response.writableNeedDrain;
   }
 
   /** @internal {@inheritDoc OutboundSink.onDrain} */
   onDrain(callback: () => void): void {
-    this.#response.once('drain', callback);
+    if (this.#raw !== undefined) this.#raw.once('drain', callback);
+    else this.#response.once('drain', callback);
   }
 
   /** @internal {@inheritDoc OutboundSink.bufferedBytes} */
   get bufferedBytes(): number {
-    return this.#response.writableLength;
+    return this.#raw !== undefined ? this.#raw.writableLength : this.#response.writableLength;
   }
 
   /** @internal {@inheritDoc OutboundSink.writable} */
@@ -204,12 +264,14 @@ export class SseTransport implements SessionTransport, OutboundSink {
 
   /** @internal {@inheritDoc OutboundSink.cork} */
   cork(): void {
-    this.#response.cork();
+    if (this.#raw !== undefined) this.#raw.cork();
+    else this.#response.cork();
   }
 
   /** @internal {@inheritDoc OutboundSink.uncork} */
   uncork(): void {
-    this.#response.uncork();
+    if (this.#raw !== undefined) this.#raw.uncork();
+    else this.#response.uncork();
   }
 
   #end(): void {
