@@ -5,7 +5,7 @@
  * serve any more becomes a reset.
  * @module
  */
-import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import {
   continuesGeneration,
   type Publication,
@@ -82,7 +82,7 @@ interface Buffered {
  * Whether `mac` (40 hex characters) is HMAC-SHA1(key, text), the MAC `lua/publish.lua` appends to
  * the pub/sub message of a channel with a key. @internal
  */
-export function macMatches(key: KeyObject, text: string, mac: string): boolean {
+export function macMatches(key: Buffer, text: string, mac: string): boolean {
   const given = Buffer.from(mac, 'hex');
   const expected = createHmac('sha1', key).update(text).digest();
   return given.length === expected.length && timingSafeEqual(given, expected);
@@ -99,12 +99,13 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
   let retryTimer: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
   /** The channel's MAC key as of the last read (null: none, live messages are read back). */
-  let macKey: { hex: string; key: KeyObject } | null = null;
+  // The key as a Buffer: `createHmac` with a KeyObject costs ~6 µs a message, with a Buffer ~3.5.
+  let macKey: { hex: string; key: Buffer } | null = null;
 
   /** Every read refreshes the key: a new epoch has a new one (or none). */
   function learn(read: RawRead): RawRead {
     const hex = read.macKey ?? null;
-    if (hex !== (macKey?.hex ?? null)) macKey = hex ? { hex, key: createSecretKey(Buffer.from(hex, 'hex')) } : null;
+    if (hex !== (macKey?.hex ?? null)) macKey = hex ? { hex, key: Buffer.from(hex, 'hex') } : null;
     return read;
   }
 
