@@ -98,8 +98,8 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
   let closed = false;
   let retryTimer: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
-  /** The channel's MAC key as of the last read (null: none, live messages are read back). */
-  // The key as a Buffer: `createHmac` with a KeyObject costs ~6 µs a message, with a Buffer ~3.5.
+  // The channel's MAC key as of the last read (null: none, live messages are read back), as a
+  // Buffer: `createHmac` with a KeyObject costs ~6 µs a message, with a Buffer ~3.5.
   let macKey: { hex: string; key: Buffer } | null = null;
 
   /** Every read refreshes the key: a new epoch has a new one (or none). */

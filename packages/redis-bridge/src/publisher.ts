@@ -111,7 +111,8 @@ export function publisherOn(
 ): Publisher['publish'] {
   const script = loadScript('publish');
   // The MAC key candidate of this publisher (lua/publish.lua, ARGV[9]): a channel without a key
-  // takes it, and hubs then verify its live messages without reading them back.
+  // derives one from it (per pub/sub channel and epoch), and hubs then verify its live messages
+  // without reading them back.
   const macCandidate = randomBytes(20).toString('hex');
   return async (channel, event, data, options = {}) => {
     const ns = resolve(channel);
