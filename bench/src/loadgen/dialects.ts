@@ -141,15 +141,11 @@ function scanPositions(text: string): Array<[string, number, string]> | null {
     const channelStart = at + CHANNEL_KEY.length;
     const channelEnd = text.indexOf('"', channelStart);
     if (channelEnd === -1 || !text.startsWith(OFFSET_KEY, channelEnd)) return null;
-    let i = channelEnd + OFFSET_KEY.length;
-    let offset = 0;
-    for (; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c < 48 || c > 57) break;
-      offset = offset * 10 + (c - 48);
-    }
-    if (!text.startsWith(EPOCH_KEY, i)) return null;
-    const epochStart = i + EPOCH_KEY.length;
+    const offsetStart = channelEnd + OFFSET_KEY.length;
+    const offsetEnd = text.indexOf(EPOCH_KEY, offsetStart);
+    const offset = Number(text.slice(offsetStart, offsetEnd));
+    if (offsetEnd === -1 || !Number.isSafeInteger(offset)) return null;
+    const epochStart = offsetEnd + EPOCH_KEY.length;
     const epochEnd = text.indexOf('"', epochStart);
     if (epochEnd === -1) return null;
     found.push([text.slice(channelStart, channelEnd), offset, text.slice(epochStart, epochEnd)]);

@@ -29,22 +29,26 @@ let reads = 0;
 let publisher: Publisher;
 let subscriber: Subscriber;
 
-beforeAll(async () => {
-  server = await startRedis();
-  client = new Redis(server.url);
-  readClient = new Redis(server.url);
-  // Count every call of lua/read.lua on the subscriber's connection (EVALSHA, or EVAL on NOSCRIPT).
-  const raw = readClient as unknown as Record<'evalsha' | 'eval', (...args: unknown[]) => Promise<unknown>>;
-  const evalsha = raw.evalsha.bind(readClient);
-  const evalSource = raw.eval.bind(readClient);
+/** Calls `onRead` for every call of lua/read.lua on `redis` (EVALSHA, or EVAL on NOSCRIPT). */
+function countingReads(redis: Redis, onRead: () => void): Redis {
+  const raw = redis as unknown as Record<'evalsha' | 'eval', (...args: unknown[]) => Promise<unknown>>;
+  const evalsha = raw.evalsha.bind(redis);
+  const evalSource = raw.eval.bind(redis);
   raw.evalsha = (sha, ...rest) => {
-    if (sha === read.sha) reads++;
+    if (sha === read.sha) onRead();
     return evalsha(sha, ...rest);
   };
   raw.eval = (source, ...rest) => {
-    if (source === read.source) reads++;
+    if (source === read.source) onRead();
     return evalSource(source, ...rest);
   };
+  return redis;
+}
+
+beforeAll(async () => {
+  server = await startRedis();
+  client = new Redis(server.url);
+  readClient = countingReads(new Redis(server.url), () => reads++);
   publisher = createPublisher({ redis: client, prefix, namespaces });
   subscriber = createSubscriber({ redis: readClient, prefix, namespaces });
 });
@@ -193,14 +197,8 @@ describe('a hub verifying live messages by their MAC', () => {
   });
 
   it("with verifyLiveMessages: 'history' ignores MACs and reads every live message back", async () => {
-    const strictClient = new Redis(server.url);
     let strictReads = 0;
-    const raw = strictClient as unknown as Record<'evalsha', (...args: unknown[]) => Promise<unknown>>;
-    const evalsha = raw.evalsha.bind(strictClient);
-    raw.evalsha = (sha, ...rest) => {
-      if (sha === read.sha) strictReads++;
-      return evalsha(sha, ...rest);
-    };
+    const strictClient = countingReads(new Redis(server.url), () => strictReads++);
     const strict = createSubscriber({ redis: strictClient, prefix, namespaces, verifyLiveMessages: 'history' });
     try {
       const c = `m:${uniqueId()}`;

@@ -39,6 +39,19 @@ describe('the shipped Lua script, run from Python (redis-py)', () => {
     await server?.stop();
   });
 
+  /** Publishes `publications` on an events channel with the Python fixture (history 100, TTL one day). */
+  const publishFromPython = (channel: string, publications: unknown[]) =>
+    pythonPublish(python, {
+      port: server.port,
+      script: luaScriptPath('publish'),
+      prefix,
+      channel,
+      historySize: 100,
+      ttlMs: 86_400_000,
+      kind: 'events',
+      publications,
+    });
+
   it('publishes publications a TypeScript subscriber cannot tell from TypeScript ones', async () => {
     const channel = `task:${uniqueId()}`;
     const t = timeline();
@@ -51,16 +64,7 @@ describe('the shipped Lua script, run from Python (redis-py)', () => {
       id: fields.id,
       priority: fields.priority,
     });
-    const [py] = await pythonPublish(python, {
-      port: server.port,
-      script: luaScriptPath('publish'),
-      prefix,
-      channel,
-      historySize: 100,
-      ttlMs: 86_400_000,
-      kind: 'events',
-      publications: [fields],
-    });
+    const [py] = await publishFromPython(channel, [fields]);
     expect(py).toEqual({ epoch: ts.epoch, offset: 2 });
 
     await waitUntil(() => t.pubs().length === 2, 'both publications');
@@ -81,16 +85,10 @@ describe('the shipped Lua script, run from Python (redis-py)', () => {
 
   it('creates the epoch from its candidate on a new channel, and TypeScript publishes continue it', async () => {
     const channel = `task:${uniqueId()}`;
-    const results = await pythonPublish(python, {
-      port: server.port,
-      script: luaScriptPath('publish'),
-      prefix,
+    const results = await publishFromPython(
       channel,
-      historySize: 100,
-      ttlMs: 86_400_000,
-      kind: 'events',
-      publications: [1, 2, 3].map((n) => ({ event: 'step', data: { n }, ts: Date.now() })),
-    });
+      [1, 2, 3].map((n) => ({ event: 'step', data: { n }, ts: Date.now() })),
+    );
     expect(results.map((r) => r.offset)).toEqual([1, 2, 3]);
     expect(new Set(results.map((r) => r.epoch)).size).toBe(1);
     const next = await broker.publish(channel, 'step', { n: 4 });
@@ -101,24 +99,15 @@ describe('the shipped Lua script, run from Python (redis-py)', () => {
 
   it('passes a MAC key candidate, so that a hub verifies its publications without reading them back', async () => {
     const channel = `task:${uniqueId()}`;
-    const args = {
-      port: server.port,
-      script: luaScriptPath('publish'),
-      prefix,
-      channel,
-      historySize: 100,
-      ttlMs: 86_400_000,
-      kind: 'events',
-    };
-    await pythonPublish(python, { ...args, publications: [{ event: 'step', data: { n: 0 }, ts: Date.now() }] });
+    await publishFromPython(channel, [{ event: 'step', data: { n: 0 }, ts: Date.now() }]);
     expect(await client.hget(channelKeys(prefix, channel).meta, 'mac')).toMatch(/^[0-9a-f]{40}$/);
     const t = timeline();
     await broker.subscribe(channel, t.handler); // learns the channel's key with its first read
     const before = broker.stats().macVerified;
-    await pythonPublish(python, {
-      ...args,
-      publications: [1, 2, 3].map((n) => ({ event: 'step', data: { n }, ts: Date.now() })),
-    });
+    await publishFromPython(
+      channel,
+      [1, 2, 3].map((n) => ({ event: 'step', data: { n }, ts: Date.now() })),
+    );
     await waitUntil(() => t.pubs().length === 3, 'the Python publications');
     expect(broker.stats().macVerified - before).toBe(3);
     expect(t.pubs().map((p) => p.data)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);

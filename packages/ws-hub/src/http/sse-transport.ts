@@ -129,17 +129,21 @@ export class SseTransport implements SessionTransport, OutboundSink {
   #heartbeat: NodeJS.Timeout | undefined;
   #ended = false;
   /**
-   * The socket, once the response head went out on it with chunked encoding: events are then
-   * written to it directly, each as one chunk in one write (as the WebSocket binding writes a
-   * pre-framed message), instead of through `ServerResponse.write`, which makes four socket
-   * writes of every event (size, CRLF, data, CRLF) and a writev. Undefined otherwise (HTTP/1.0,
-   * a pipelined response still waiting for its turn): the response writes.
+   * Where events go: the response, or — once the response head went out on the socket with
+   * chunked encoding — the socket itself, each event as one chunk in one write (as the WebSocket
+   * binding writes a pre-framed message), instead of `ServerResponse.write`, which makes four
+   * socket writes of every event (size, CRLF, data, CRLF) and a writev. The response stays the
+   * target for HTTP/1.0, a pipelined response still waiting for its turn, or a wrapped `write`.
+   * Backpressure (`needsDrain`, `drain`, buffered bytes, cork) is read from the same target.
    */
-  #raw: Socket | undefined;
+  #out: ServerResponse | Socket;
+  /** Whether {@link SseTransport.#out} is the socket (events are framed as chunks here). */
+  #chunked = false;
 
   constructor(core: HubCore, response: ServerResponse, options: SseTransportOptions) {
     this.#core = core;
     this.#response = response;
+    this.#out = response;
     this.#options = options;
     this.#queue = new OutboundQueue(this, sseEncoder, sseSettings(core));
     response.on('close', () => this.#end());
@@ -183,7 +187,8 @@ export class SseTransport implements SessionTransport, OutboundSink {
       this.#response.getHeader('content-encoding') === undefined
     ) {
       // The head is on the socket (nothing of the response is held back): events may follow it there.
-      this.#raw = socket;
+      this.#out = socket;
+      this.#chunked = true;
     }
     // The welcome event carries no id: a stream cut right after it resumes from what it asked.
     const welcome = this.#session ? `data: ${this.#session.welcomeFrame()}\n\n` : '';
@@ -231,30 +236,28 @@ export class SseTransport implements SessionTransport, OutboundSink {
   /** @internal {@inheritDoc OutboundSink.write} */
   write(chunk: string | Uint8Array): void {
     if (this.#ended) return;
-    const raw = this.#raw;
-    if (raw === undefined) {
-      this.#response.write(chunk);
+    if (!this.#chunked) {
+      this.#out.write(chunk);
       return;
     }
-    if (raw.destroyed) return;
-    if (typeof chunk === 'string') raw.write(new EncodedEvent(Buffer.from(chunk, 'utf8')).chunk);
-    else if (chunk.length > 0) raw.write(chunkOf(chunk as Buffer));
+    if (this.#out.destroyed) return;
+    if (typeof chunk === 'string') this.#out.write(new EncodedEvent(Buffer.from(chunk, 'utf8')).chunk);
+    else if (chunk.length > 0) this.#out.write(chunkOf(chunk as Buffer));
   }
 
   /** @internal {@inheritDoc OutboundSink.needsDrain} */
   get needsDrain(): boolean {
-    return this.#raw !== undefined ? this.#raw.writableNeedDrain : this.#response.writableNeedDrain;
+    return this.#out.writableNeedDrain;
   }
 
   /** @internal {@inheritDoc OutboundSink.onDrain} */
   onDrain(callback: () => void): void {
-    if (this.#raw !== undefined) this.#raw.once('drain', callback);
-    else this.#response.once('drain', callback);
+    this.#out.once('drain', callback);
   }
 
   /** @internal {@inheritDoc OutboundSink.bufferedBytes} */
   get bufferedBytes(): number {
-    return this.#raw !== undefined ? this.#raw.writableLength : this.#response.writableLength;
+    return this.#out.writableLength;
   }
 
   /** @internal {@inheritDoc OutboundSink.writable} */
@@ -264,14 +267,12 @@ export class SseTransport implements SessionTransport, OutboundSink {
 
   /** @internal {@inheritDoc OutboundSink.cork} */
   cork(): void {
-    if (this.#raw !== undefined) this.#raw.cork();
-    else this.#response.cork();
+    this.#out.cork();
   }
 
   /** @internal {@inheritDoc OutboundSink.uncork} */
   uncork(): void {
-    if (this.#raw !== undefined) this.#raw.uncork();
-    else this.#response.uncork();
+    this.#out.uncork();
   }
 
   #end(): void {
