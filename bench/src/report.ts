@@ -107,6 +107,8 @@ export function fanoutTables(all: CycleResult[], layout: Layout, opts: BenchOpti
           spreadCell(ls.map((l) => l.p95Us / 1000)),
           spreadCell(ls.map((l) => l.p99Us / 1000)),
           spreadCell(ls.map((l) => l.cpuUsPerDelivery)),
+          // runs saved before the user/kernel split have no such figure
+          spreadCell(ls.map((l) => l.userUsPerDelivery ?? Number.NaN)),
           spreadCell(ls.map((l) => l.elu)),
           spreadCell(
             ls.map((l) => (l.gcMs / l.gcWindowMs) * 100),
@@ -138,6 +140,7 @@ export function fanoutTables(all: CycleResult[], layout: Layout, opts: BenchOpti
           'p95 ms',
           'p99 ms',
           'hub CPU µs/delivery',
+          'of which user space',
           'ELU',
           'GC % of time',
           'longest loop block ms',

@@ -105,7 +105,7 @@ function cycleLine(c: CycleResult): string {
   const loads = c.loads.map(
     (l) =>
       `${l.load === 'max' ? 'max' : fmtK(l.load)}: ${fmtK(l.deliveriesPerSec)}/s p99 ${(l.p99Us / 1000).toFixed(1)} ms ` +
-      `${l.cpuUsPerDelivery.toFixed(1)} µs/d`,
+      `${l.cpuUsPerDelivery.toFixed(1)} µs/d (user ${l.userUsPerDelivery.toFixed(1)})`,
   );
   // below 1,000 connections the RSS difference is noise (see report-stats MIN_N_FOR_MEMORY)
   const memory = c.n >= 1000 ? `, ${(c.bytesPerConnection / 1024).toFixed(1)} KB/conn` : '';

@@ -14,6 +14,8 @@ import { startWindowProfile, stopWindowProfile } from './window-profiler';
 export interface ProcessSample {
   /** user + system CPU since the process started, µs */
   cpuUs: number;
+  /** user CPU alone since the process started, µs (the rest of `cpuUs` is the kernel's) */
+  userUs: number;
   /** event-loop active and idle time since start, ms */
   eluActiveMs: number;
   eluIdleMs: number;
@@ -53,6 +55,7 @@ function sample(args: { resetLoopDelay?: boolean } = {}): ProcessSample {
   const [s, ns] = process.hrtime();
   const result: ProcessSample = {
     cpuUs: cpu.user + cpu.system,
+    userUs: cpu.user,
     eluActiveMs: elu.active,
     eluIdleMs: elu.idle,
     gcMs,

@@ -58,6 +58,7 @@ export function childServer(child: ChildHandle, port: number, path: string): Chi
 function externalSample(atUs: number): ProcessSample {
   return {
     cpuUs: Number.NaN,
+    userUs: Number.NaN,
     eluActiveMs: Number.NaN,
     eluIdleMs: Number.NaN,
     gcMs: Number.NaN,

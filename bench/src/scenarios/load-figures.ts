@@ -30,6 +30,8 @@ export interface LoadResult {
   /** Hub (server process) figures in the window. */
   serverCpuUs: number;
   cpuUsPerDelivery: number;
+  /** The part of `cpuUsPerDelivery` spent in user space (the server's own window), µs. */
+  userUsPerDelivery: number;
   elu: number;
   gcMs: number;
   gcCount: number;
@@ -112,6 +114,7 @@ export function summarize(
     maxUs: quantile(hist, 1),
     serverCpuUs,
     cpuUsPerDelivery: deliveries > 0 ? serverCpuUs / deliveries : Number.NaN,
+    userUsPerDelivery: deliveries > 0 ? (s1.userUs - s0.userUs) / deliveries : Number.NaN,
     elu: eluActive / (eluActive + eluIdle),
     gcMs: s1.gcMs - s0.gcMs,
     gcCount: s1.gcCount - s0.gcCount,

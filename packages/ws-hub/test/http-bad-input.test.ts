@@ -163,4 +163,27 @@ describe('position cursors', () => {
       }),
     );
   });
+
+  it('share a decoded cursor between requests, frozen, and never cache a refusal', () => {
+    const cursor = encodePositionsCursor({ 'task:7': { epoch: 'e1', offset: 3 } });
+    const first = decodePositionsCursor(cursor);
+    expect(decodePositionsCursor(cursor)).toBe(first);
+    expect(Object.isFrozen(first) && Object.isFrozen(first['task:7'])).toBe(true);
+    // the limit is part of what was checked: a lower one refuses the same cursor
+    const two = encodePositionsCursor({ 'task:1': { epoch: 'e', offset: 1 }, 'task:2': { epoch: 'e', offset: 2 } });
+    expect(decodePositionsCursor(two, { maxChannels: 2 })).toEqual({
+      'task:1': { epoch: 'e', offset: 1 },
+      'task:2': { epoch: 'e', offset: 2 },
+    });
+    for (let i = 0; i < 2; i++) {
+      expect(() => decodePositionsCursor(two, { maxChannels: 1 })).toThrow(/more than 1 channels/);
+      expect(() => decodePositionsCursor('not*a*cursor')).toThrow(/base64url/);
+    }
+    // more distinct cursors than the cache holds: each still decodes to its own positions
+    for (let offset = 0; offset < 3000; offset++) {
+      const c = encodePositionsCursor({ 'task:n': { epoch: 'e', offset } });
+      expect(decodePositionsCursor(c)['task:n']?.offset).toBe(offset);
+    }
+    expect(decodePositionsCursor(cursor)).toEqual({ 'task:7': { epoch: 'e1', offset: 3 } });
+  });
 });

@@ -18,8 +18,11 @@ import { nextTurn, waitUntil } from './helpers/wait';
  */
 class TcpSink implements OutboundSink {
   closedWith: number | undefined;
+  /** Calls of {@link TcpSink.write} (read synchronously: a direct write counts at once). */
+  writes = 0;
   constructor(readonly socket: Socket) {}
   write(chunk: string | Uint8Array): void {
+    this.writes++;
     this.socket.write(chunk);
   }
   get needsDrain(): boolean {
@@ -144,16 +147,56 @@ describe('OutboundQueue', () => {
     expect(queue.queuedBytes).toBe(0);
   });
 
+  it('writes the first publication of a turn at once; the rest of the turn, and the next turn, as one batch each', async () => {
+    const { queue, sink, lines, written } = await rig();
+    const [a, b, c, d, e, f, g, h] = [1, 2, 3, 4, 5, 6, 7, 8].map((n) => pub('task:d', n));
+    queue.publication(a as SerializedPublication, 'events');
+    // an idle queue writes the turn's first publication while the fan-out has it at hand
+    expect(sink.writes).toBe(1);
+    expect(queue.length).toBe(0);
+    queue.publication(b as SerializedPublication, 'events');
+    queue.publication(c as SerializedPublication, 'events');
+    expect(sink.writes).toBe(1);
+    expect(queue.length).toBe(2);
+    await nextTurn();
+    expect(sink.writes).toBe(2);
+    // a turn with more than one publication: the next one is queued too (one write per turn)
+    queue.publication(d as SerializedPublication, 'events');
+    expect(sink.writes).toBe(2);
+    await nextTurn();
+    expect(sink.writes).toBe(3);
+    // a turn of one queued publication: the one after writes directly again
+    queue.publication(e as SerializedPublication, 'events');
+    expect(sink.writes).toBe(4);
+    // two in a turn again (one direct, one queued): the next turn queues as well
+    queue.publication(f as SerializedPublication, 'events');
+    await nextTurn();
+    expect(sink.writes).toBe(5);
+    queue.publication(g as SerializedPublication, 'events');
+    expect(sink.writes).toBe(5);
+    await nextTurn();
+    queue.publication(h as SerializedPublication, 'events');
+    expect(sink.writes).toBe(7);
+    await waitUntil(() => lines.length === 7, 'seven lines');
+    expect(
+      frames(lines).map((x) => (x.type === 'batch' ? x.publications.map((p: Publication) => p.data) : x.data)),
+    ).toEqual([1, [2, 3], 4, 5, 6, 7, 8]);
+    await nextTurn();
+    expect(written.count).toBe(8);
+  });
+
   it('conflates a state channel to its newest value, but never a critical publication or an events channel', async () => {
     const { queue, lines, written } = await rig();
+    // a control frame first: the publications below are all queued in this turn
+    queue.control('{"type":"pong"}');
     queue.publication(pub('gauge:1', 1), 'state');
     queue.publication(pub('gauge:1', 2, 1), 'state');
     queue.publication(pub('gauge:1', 3), 'state');
     queue.publication(pub('gauge:1', 4), 'state');
     queue.publication(pub('task:1', 'x'), 'events');
     queue.publication(pub('task:1', 'y'), 'events');
-    await waitUntil(() => lines.length === 1, 'the batch');
-    const [batch] = frames(lines);
+    await waitUntil(() => lines.length === 2, 'the pong and the batch');
+    const [, batch] = frames(lines);
     expect(batch.publications.map((p: Publication) => [p.channel, p.data])).toEqual([
       ['gauge:1', 2],
       ['gauge:1', 4],
@@ -165,14 +208,17 @@ describe('OutboundQueue', () => {
 
   it('writes critical publications ahead of other channels, never past their own channel or a control frame', async () => {
     const { queue, lines } = await rig();
+    queue.control('{"type":"ping"}');
     queue.publication(pub('task:a', 'a1', 3), 'events');
     queue.publication(pub('alerts', 'c1', 1), 'events');
     queue.publication(pub('task:a', 'a2', 3), 'events');
     queue.control('{"type":"pong"}');
     queue.publication(pub('task:b', 'b1', 3), 'events');
     queue.publication(pub('alerts', 'c2', 1), 'events');
-    await waitUntil(() => lines.length === 3, 'three lines');
-    const [first, second, third] = frames(lines);
+    await waitUntil(() => lines.length === 4, 'four lines');
+    const [ping, first, second, third] = frames(lines);
+    // the ping was queued first: a critical publication never overtakes a control frame
+    expect(ping).toEqual({ type: 'ping' });
     expect(first.publications.map((p: Publication) => p.data)).toEqual(['c1', 'a1', 'a2']);
     expect(second).toEqual({ type: 'pong' });
     expect(third.publications.map((p: Publication) => p.data)).toEqual(['c2', 'b1']);

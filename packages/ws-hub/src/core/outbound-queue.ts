@@ -6,8 +6,10 @@
  * publication or a batch becomes bytes on that transport) — the shape of graphql-ws's `use/ws.ts`
  * and crossws's adapters.
  *
- * Entries are queued as they come and written once per event-loop turn by the core's
- * {@link OutboundScheduler}: one write for one entry, corked writes for several, consecutive
+ * The first publication of a turn for an idle queue is written at once (at low rates that is
+ * every delivery: one write, no queueing). Everything else is queued and written once per
+ * event-loop turn by the core's {@link OutboundScheduler}: one write for one entry, corked writes
+ * for several, consecutive
  * native publications merged into `batch` frames that the {@link FlushCycle} builds once for
  * every connection writing the same run. While the sink cannot take more (`needsDrain`), entries
  * stay queued: a state channel's pending publication is replaced by a newer one (critical ones
@@ -87,6 +89,13 @@ const WAITING_DRAIN = 2;
 const CLOSING = 4;
 /** A critical (priority 1) publication was queued behind other entries: reorder before writing. */
 const CRITICAL = 8;
+/**
+ * More than one entry came in one turn: queue everything (one write per turn, batched) until a
+ * flush finds a single entry again.
+ */
+const BURST = 16;
+/** Flags that keep a publication from being written directly. */
+const NOT_DIRECT = WAITING_DRAIN | CLOSING | CRITICAL | BURST;
 
 // The shared empty queue of idle connections (replaced before the first push, never written to).
 const NO_ENTRIES: Entry[] = [];
@@ -122,6 +131,8 @@ export class OutboundQueue {
   #stateSlots: Map<string, number> | undefined;
   /** The session's written positions, for transports whose frames carry a cursor. */
   #positions: WrittenPositions | undefined;
+  /** The scheduler's turn of this queue's last direct write. */
+  #directTurn = -1;
 
   /**
    * @param sink - where the bytes go
@@ -178,9 +189,34 @@ export class OutboundQueue {
       text === undefined || ((this.#flags & BATCHABLE) !== 0 && text === publication.frame) ? publication : text;
     const critical = isCritical(publication);
     if (critical && this.#entries.length > 0) this.#flags |= CRITICAL;
+    if (this.#entries === NO_ENTRIES && (this.#flags & NOT_DIRECT) === 0 && this.#direct(entry)) return;
     if (kind === 'state') this.#conflate(publication.channel, critical);
     this.#publications++;
     this.#push(entry);
+  }
+
+  /**
+   * The first publication of a turn for an empty queue is written at once, while the fan-out
+   * loop has it at hand: at low rates a connection gets one publication per turn, and queueing it
+   * for the turn's flush only costs. A second one in the same turn is queued, and the queue keeps
+   * queueing (one batched write per turn) until a flush finds a single entry again.
+   */
+  #direct(entry: SerializedPublication | string): boolean {
+    const settings = this.#settings;
+    const scheduler = settings.scheduler;
+    if (this.#directTurn === scheduler.turn) {
+      this.#flags |= BURST;
+      return false;
+    }
+    const sink = this.#sink;
+    if (!sink.writable || sink.needsDrain) return false;
+    this.#directTurn = scheduler.turn;
+    // the turn must end with a flush cycle: it moves the turn and commits the delivery count
+    scheduler.touch();
+    settings.counter.pending++;
+    if (entry instanceof SerializedPublication) this.#writePublication(entry);
+    else this.#writeControl(entry);
+    return true;
   }
 
   /**
@@ -253,7 +289,9 @@ export class OutboundQueue {
     this.#settings.counter.pending += this.#publications;
     this.#publications = 0;
     if (queue.length === 1) {
-      // The common case at low rates: one entry, one write, nothing to cork.
+      // One entry in the turn that ended, not behind a direct write: the next turn may write
+      // directly again. (The scheduler moved to the next turn before this flush.)
+      if (this.#directTurn !== this.#settings.scheduler.turn - 1) this.#flags &= ~BURST;
       const entry = queue[0] as Entry;
       if (entry instanceof SerializedPublication) this.#writePublication(entry);
       else if (entry !== null) this.#writeControl(entry);

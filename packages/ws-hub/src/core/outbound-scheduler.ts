@@ -83,6 +83,12 @@ export class OutboundScheduler {
   // The list being flushed; the two lists trade places every turn instead of a new one each turn.
   #flushing: Flushable[] = [];
   #scheduled = false;
+  /**
+   * The number of the current event-loop turn, as the scheduler counts them (it moves when a
+   * flush cycle starts). A queue writes directly once per turn (see {@link OutboundScheduler.touch}).
+   * @internal
+   */
+  turn = 0;
   readonly #cycle = new FlushCycle();
   readonly #counters = new Map<DeliveryCounter['child'], DeliveryCounter>();
   readonly #onError: (error: unknown) => void;
@@ -116,6 +122,17 @@ export class OutboundScheduler {
     }
   }
 
+  /**
+   * Makes sure a flush cycle ends the turn without marking a queue dirty: a queue that wrote
+   * directly needs the turn to move on (and its delivery counted) but has nothing to flush.
+   */
+  touch(): void {
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flushAll);
+    }
+  }
+
   /** Adds pending delivery counts to their prom-client counters. */
   commitCounts(): void {
     for (const counter of this.#counters.values()) {
@@ -128,6 +145,7 @@ export class OutboundScheduler {
 
   readonly #flushAll = (): void => {
     this.#scheduled = false;
+    this.turn++;
     // Queues made dirty while flushing (a write that synchronously triggers a delivery) land in
     // the next list and get their own turn.
     const dirty = this.#dirty;

@@ -236,8 +236,22 @@ function bodyJson(body: PollRead): string {
   return `${out}}`;
 }
 
+/** ETags of recent cursors: the clients of one channel are answered with the same cursor. */
+const etags = new Map<string, string>();
+const ETAG_CACHE_SIZE = 1024;
+const CACHED_CURSOR_LENGTH = 1024;
+
 function etagOf(body: PollRead): string {
-  return `"${createHash('sha256').update(body.cursor).digest('base64url').slice(0, 27)}"`;
+  const cursor = body.cursor;
+  let etag = etags.get(cursor);
+  if (etag === undefined) {
+    etag = `"${createHash('sha256').update(cursor).digest('base64url').slice(0, 27)}"`;
+    if (cursor.length <= CACHED_CURSOR_LENGTH) {
+      if (etags.size >= ETAG_CACHE_SIZE) etags.clear();
+      etags.set(cursor, etag);
+    }
+  }
+  return etag;
 }
 
 /** Nothing new: every channel continued from its position with no publication. */

@@ -56,14 +56,36 @@ export interface DecodeCursorOptions {
 }
 
 /**
+ * Cursors decoded lately, by maxChannels and token: the clients of one channel poll with the same
+ * cursor until something is published, so most requests find theirs here. Only well-formed
+ * cursors of at most {@link CACHED_CURSOR_LENGTH} characters are kept (a bad one throws every
+ * time), at most {@link CURSOR_CACHE_SIZE} of them (about 1 MiB); the map is emptied when full.
+ */
+const decodedCursors = new Map<string, Readonly<Record<string, Readonly<StreamPosition>>>>();
+const CURSOR_CACHE_SIZE = 1024;
+const CACHED_CURSOR_LENGTH = 1024;
+
+/**
  * Decodes a cursor made by {@link encodePositionsCursor}. Throws `bad_request` for anything that
  * is not a well-formed cursor (never a generic error), so a tampered `Last-Event-ID` is a 400.
+ * The result is frozen and may be shared with other requests that sent the same cursor.
  */
 export function decodePositionsCursor(
   cursor: string,
   options: DecodeCursorOptions = {},
-): Record<string, StreamPosition> {
+): Readonly<Record<string, Readonly<StreamPosition>>> {
   const maxChannels = options.maxChannels ?? 1000;
+  if (cursor.length > CACHED_CURSOR_LENGTH) return decodeCursor(cursor, maxChannels);
+  const key = `${maxChannels}:${cursor}`;
+  const cached = decodedCursors.get(key);
+  if (cached !== undefined) return cached;
+  const decoded = decodeCursor(cursor, maxChannels);
+  if (decodedCursors.size >= CURSOR_CACHE_SIZE) decodedCursors.clear();
+  decodedCursors.set(key, decoded);
+  return decoded;
+}
+
+function decodeCursor(cursor: string, maxChannels: number): Readonly<Record<string, Readonly<StreamPosition>>> {
   if (cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor)) {
     throw badPosition('cursor is not a base64url token');
   }
@@ -80,7 +102,7 @@ export function decodePositionsCursor(
   for (const [channel, value] of entries) {
     const problem = channelNameProblem(channel);
     if (problem !== null) throw badPosition(`cursor names an invalid channel (${problem})`);
-    out[channel] = parsePosition(value, channel);
+    out[channel] = Object.freeze(parsePosition(value, channel));
   }
-  return out;
+  return Object.freeze(out);
 }
