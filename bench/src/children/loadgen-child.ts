@@ -164,6 +164,21 @@ function open(client: BenchClient, timeoutMs: number): Promise<void> {
       clearTimeout(timer);
       reject(err);
     });
+    // A refused upgrade: keep the server's reason (its JSON error body), not only the status.
+    ws.on('unexpected-response', (request, response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        if (body.length < 300) body += chunk;
+      });
+      const fail = () => {
+        clearTimeout(timer);
+        request.destroy();
+        reject(new Error(`Unexpected server response: ${response.statusCode} ${body.trim().slice(0, 300)}`));
+      };
+      response.once('end', fail);
+      response.once('error', fail);
+    });
     ws.on('close', (code) => {
       clearTimeout(timer);
       if (!client.ready) reject(new Error(`closed with code ${code} before ready`));

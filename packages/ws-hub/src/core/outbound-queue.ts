@@ -9,9 +9,8 @@
  * The first publication of a turn for an idle queue is written at once (at low rates that is
  * every delivery: one write, no queueing). Everything else is queued and written once per
  * event-loop turn by the core's {@link OutboundScheduler}: one write for one entry, corked writes
- * for several, consecutive
- * native publications merged into `batch` frames that the {@link FlushCycle} builds once for
- * every connection writing the same run. While the sink cannot take more (`needsDrain`), entries
+ * for several, consecutive native publications merged into `batch` frames that the
+ * {@link FlushCycle} builds once for every connection writing the same run. While the sink cannot take more (`needsDrain`), entries
  * stay queued: a state channel's pending publication is replaced by a newer one (critical ones
  * never are), critical publications move ahead of other channels' backlog, and a connection
  * whose backlog (queue + sink buffer) passes `maxBufferedBytes` is closed with 4509.
