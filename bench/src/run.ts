@@ -105,7 +105,9 @@ function cycleLine(c: CycleResult): string {
   const loads = c.loads.map(
     (l) =>
       `${l.load === 'max' ? 'max' : fmtK(l.load)}: ${fmtK(l.deliveriesPerSec)}/s p99 ${(l.p99Us / 1000).toFixed(1)} ms ` +
-      `${l.cpuUsPerDelivery.toFixed(1)} µs/d (user ${l.userUsPerDelivery.toFixed(1)})`,
+      `${l.cpuUsPerDelivery.toFixed(1)} µs/d` +
+      // an external server (taskpulse-hub --workers) reports no user/kernel split
+      (Number.isFinite(l.userUsPerDelivery) ? ` (user ${l.userUsPerDelivery.toFixed(1)})` : ''),
   );
   // below 1,000 connections the RSS difference is noise (see report-stats MIN_N_FOR_MEMORY)
   const memory = c.n >= 1000 ? `, ${(c.bytesPerConnection / 1024).toFixed(1)} KB/conn` : '';
