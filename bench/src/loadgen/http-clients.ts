@@ -12,7 +12,7 @@
  */
 import { Agent, type ClientRequest, get, type IncomingMessage } from 'node:http';
 import { Histogram } from '../histogram';
-import { nowUs, scanTimestamps } from '../payload';
+import { nowUs, scanTimestampsText } from '../payload';
 
 /** SSE stream URL for one client. */
 export function sseUrl(port: number, path: string, channel: string): string {
@@ -79,7 +79,7 @@ function openStream(url: string, timeoutMs: number): Promise<void> {
           const event = pending.slice(0, end);
           pending = pending.slice(end + 2);
           const now = nowUs();
-          sseDeliveries += scanTimestamps(Buffer.from(event), (bt) => sseLatency.record(now - bt));
+          sseDeliveries += scanTimestampsText(event, (bt) => sseLatency.record(now - bt));
           end = pending.indexOf('\n\n');
         }
       });

@@ -96,8 +96,11 @@ export type ReadRequest =
       known?: ReadonlyMap<string, PublicationMessage>;
     };
 
-/** A channel's MAC key as `lua/publish.lua` stores it. */
-const MAC_KEY = /^[0-9a-f]{40}$/;
+/**
+ * 40 lowercase hex digits: a channel's MAC key as `lua/publish.lua` stores it, and the MAC it
+ * appends to a pub/sub message. @internal
+ */
+export const MAC_HEX = /^[0-9a-f]{40}$/;
 
 /** Largest stored entry a reader accepts, in bytes (as `parsePublication`'s default). */
 const MAX_STORED_BYTES = 16 * 1024 * 1024;
@@ -233,7 +236,7 @@ export function readerOn(
       // The same text as the last entry read is not checked (nor reported) twice.
       newestEntry = last !== undefined && last.text === text ? last : checkEntry(channel, id, text, known);
     }
-    const macKey = typeof reply[4] === 'string' && MAC_KEY.test(reply[4]) ? reply[4] : null;
+    const macKey = typeof reply[4] === 'string' && MAC_HEX.test(reply[4]) ? reply[4] : null;
     return { epoch: String(reply[0]), offset: Number(reply[1]), entries, newestEntry, macKey };
   };
 }

@@ -29,13 +29,19 @@ import {
   type RedisConnectionOptions,
   trackConnection,
 } from './connection';
-import { checkPublicationText, entryPublication, type RawRead, type ReadRequest, readerOn } from './history-reader';
+import {
+  checkPublicationText,
+  entryPublication,
+  MAC_HEX,
+  type RawRead,
+  type ReadRequest,
+  readerOn,
+} from './history-reader';
 import { channelKeys } from './keys';
 
 /** The MAC suffix `lua/publish.lua` puts at the end of a pub/sub message: `,"_tpmac":"<40 hex>"}`. */
 const MAC_PREFIX = ',"_tpmac":"';
 const MAC_SUFFIX_LENGTH = MAC_PREFIX.length + 40 + '"}'.length;
-const MAC_HEX = /^[0-9a-f]{40}$/;
 
 /** The MAC at the end of a pub/sub message (`,"_tpmac":"<40 hex>"}`), or undefined. */
 function macOf(message: string): string | undefined {

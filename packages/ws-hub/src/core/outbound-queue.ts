@@ -10,8 +10,8 @@
  * every delivery: one write, no queueing). Everything else is queued and written once per
  * event-loop turn by the core's {@link OutboundScheduler}: one write for one entry, corked writes
  * for several, consecutive native publications merged into `batch` frames that the
- * {@link FlushCycle} builds once for every connection writing the same run. While the sink cannot take more (`needsDrain`), entries
- * stay queued: a state channel's pending publication is replaced by a newer one (critical ones
+ * {@link FlushCycle} builds once for every connection writing the same run. While the sink cannot
+ * take more (`needsDrain`), entries stay queued: a state channel's pending publication is replaced by a newer one (critical ones
  * never are), critical publications move ahead of other channels' backlog, and a connection
  * whose backlog (queue + sink buffer) passes `maxBufferedBytes` is closed with 4509.
  * @module
@@ -121,7 +121,7 @@ export class OutboundQueue {
   readonly #sink: OutboundSink;
   readonly #encoder: OutboundEncoder;
   readonly #settings: OutboundSettings;
-  /** BATCHABLE | WAITING_DRAIN | CLOSING | CRITICAL. */
+  /** BATCHABLE | WAITING_DRAIN | CLOSING | CRITICAL | BURST. */
   #flags = BATCHABLE;
   #entries: Entry[] = NO_ENTRIES;
   #bytes = 0;
@@ -186,9 +186,9 @@ export class OutboundQueue {
     if ((this.#flags & CLOSING) !== 0) return;
     const entry: SerializedPublication | string =
       text === undefined || ((this.#flags & BATCHABLE) !== 0 && text === publication.frame) ? publication : text;
+    if (this.#entries === NO_ENTRIES && (this.#flags & NOT_DIRECT) === 0 && this.#direct(entry)) return;
     const critical = isCritical(publication);
     if (critical && this.#entries.length > 0) this.#flags |= CRITICAL;
-    if (this.#entries === NO_ENTRIES && (this.#flags & NOT_DIRECT) === 0 && this.#direct(entry)) return;
     if (kind === 'state') this.#conflate(publication.channel, critical);
     this.#publications++;
     this.#push(entry);
@@ -213,8 +213,7 @@ export class OutboundQueue {
     // the turn must end with a flush cycle: it moves the turn and commits the delivery count
     scheduler.touch();
     settings.counter.pending++;
-    if (entry instanceof SerializedPublication) this.#writePublication(entry);
-    else this.#writeControl(entry);
+    this.#writeEntry(entry);
     return true;
   }
 
@@ -291,9 +290,7 @@ export class OutboundQueue {
       // One entry in the turn that ended, not behind a direct write: the next turn may write
       // directly again. (The scheduler moved to the next turn before this flush.)
       if (this.#directTurn !== this.#settings.scheduler.turn - 1) this.#flags &= ~BURST;
-      const entry = queue[0] as Entry;
-      if (entry instanceof SerializedPublication) this.#writePublication(entry);
-      else if (entry !== null) this.#writeControl(entry);
+      this.#writeEntry(queue[0] as Entry);
       return;
     }
     sink.cork?.();
@@ -413,6 +410,12 @@ export class OutboundQueue {
     const positions = this.#positions;
     if (positions !== undefined) for (let i = from; i < to; i++) positions.wrote(run[i] as SerializedPublication);
     this.#sink.write(this.#encoder.batch(batch, positions?.cursor));
+  }
+
+  /** Writes one entry on its own (a conflated hole writes nothing). */
+  #writeEntry(entry: Entry): void {
+    if (entry instanceof SerializedPublication) this.#writePublication(entry);
+    else if (entry !== null) this.#writeControl(entry);
   }
 
   #writePublication(p: SerializedPublication): void {

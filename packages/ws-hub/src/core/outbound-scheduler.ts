@@ -116,15 +116,12 @@ export class OutboundScheduler {
     if (target.dirty) return;
     target.dirty = true;
     this.#dirty.push(target);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(this.#flushAll);
-    }
+    this.touch();
   }
 
   /**
-   * Makes sure a flush cycle ends the turn without marking a queue dirty: a queue that wrote
-   * directly needs the turn to move on (and its delivery counted) but has nothing to flush.
+   * Makes sure a flush cycle ends the turn (one `setImmediate` a turn), also without a dirty
+   * queue: a queue that wrote directly needs the turn to move on and its delivery counted.
    */
   touch(): void {
     if (!this.#scheduled) {

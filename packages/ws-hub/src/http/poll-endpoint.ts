@@ -14,6 +14,7 @@ import type { Principal } from '../core/principal';
 import { SerializedPublication } from '../core/serialized';
 import { bodyChannelRequest, type ChannelRequest, queryChannelRequest, resolveLastId } from './channel-params';
 import { ifNoneMatch, intParam, readJsonBody, sendJsonText } from './http-io';
+import { RecentValues } from './recent-values';
 
 /** One channel in a poll response. */
 export interface PollChannelResult {
@@ -237,21 +238,11 @@ function bodyJson(body: PollRead): string {
 }
 
 /** ETags of recent cursors: the clients of one channel are answered with the same cursor. */
-const etags = new Map<string, string>();
-const ETAG_CACHE_SIZE = 1024;
-const CACHED_CURSOR_LENGTH = 1024;
+const etags = new RecentValues<string>();
 
 function etagOf(body: PollRead): string {
   const cursor = body.cursor;
-  let etag = etags.get(cursor);
-  if (etag === undefined) {
-    etag = `"${createHash('sha256').update(cursor).digest('base64url').slice(0, 27)}"`;
-    if (cursor.length <= CACHED_CURSOR_LENGTH) {
-      if (etags.size >= ETAG_CACHE_SIZE) etags.clear();
-      etags.set(cursor, etag);
-    }
-  }
-  return etag;
+  return etags.get(cursor, () => `"${createHash('sha256').update(cursor).digest('base64url').slice(0, 27)}"`);
 }
 
 /** Nothing new: every channel continued from its position with no publication. */

@@ -5,6 +5,7 @@
  * @module
  */
 import { channelNameProblem, type StreamPosition, TaskpulseError } from '@taskpulse/protocol';
+import { RecentValues } from './recent-values';
 
 /** Longest cursor accepted, in characters (50 channels of long names fit comfortably). */
 export const MAX_CURSOR_LENGTH = 16 * 1024;
@@ -58,12 +59,9 @@ export interface DecodeCursorOptions {
 /**
  * Cursors decoded lately, by maxChannels and token: the clients of one channel poll with the same
  * cursor until something is published, so most requests find theirs here. Only well-formed
- * cursors of at most {@link CACHED_CURSOR_LENGTH} characters are kept (a bad one throws every
- * time), at most {@link CURSOR_CACHE_SIZE} of them (about 1 MiB); the map is emptied when full.
+ * cursors are kept (a bad one throws every time), 1,024 of up to about 1 KiB (see RecentValues).
  */
-const decodedCursors = new Map<string, Readonly<Record<string, Readonly<StreamPosition>>>>();
-const CURSOR_CACHE_SIZE = 1024;
-const CACHED_CURSOR_LENGTH = 1024;
+const decodedCursors = new RecentValues<Readonly<Record<string, Readonly<StreamPosition>>>>();
 
 /**
  * Decodes a cursor made by {@link encodePositionsCursor}. Throws `bad_request` for anything that
@@ -75,14 +73,7 @@ export function decodePositionsCursor(
   options: DecodeCursorOptions = {},
 ): Readonly<Record<string, Readonly<StreamPosition>>> {
   const maxChannels = options.maxChannels ?? 1000;
-  if (cursor.length > CACHED_CURSOR_LENGTH) return decodeCursor(cursor, maxChannels);
-  const key = `${maxChannels}:${cursor}`;
-  const cached = decodedCursors.get(key);
-  if (cached !== undefined) return cached;
-  const decoded = decodeCursor(cursor, maxChannels);
-  if (decodedCursors.size >= CURSOR_CACHE_SIZE) decodedCursors.clear();
-  decodedCursors.set(key, decoded);
-  return decoded;
+  return decodedCursors.get(`${maxChannels}:${cursor}`, () => decodeCursor(cursor, maxChannels));
 }
 
 function decodeCursor(cursor: string, maxChannels: number): Readonly<Record<string, Readonly<StreamPosition>>> {
