@@ -5,6 +5,9 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: { index: 'src/index.ts', 'bullmq/index': 'src/bullmq/index.ts', 'celery/index': 'src/celery/index.ts' },
   splitting: true,
+  // rollup, not sucrase, then turns the chunks into CommonJS: sucrase would rewrite every `?.` and
+  // `??` into helper calls (an array and closures per use); tools/scripts/pack-smoke.mjs checks
+  treeshake: true,
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

@@ -261,6 +261,17 @@ function main(work, { checked, packed }) {
   );
   log(`installed ${tarballs.length} tarball(s) into ${project}`);
 
+  // 2b. The CommonJS build runs the same code as the ES module build: tsup converts split CommonJS
+  // chunks with sucrase unless rollup does it (`treeshake: true`), and sucrase rewrites every `?.`
+  // and `??` into helper calls that allocate an array and closures per use, on hot paths too.
+  const downleveled = downleveledFiles(project, packed);
+  if (downleveled.length) {
+    fail(
+      `${downleveled.length} built file(s) carry sucrase's optional-chaining helpers (set \`treeshake: true\` beside \`splitting: true\` in tsup.config.ts):\n  ${downleveled.join('\n  ')}`,
+    );
+  }
+  log('no built file carries down-levelled `?.`/`??` helpers');
+
   // 3. import and require one real function of each package.
   const failures = [];
   const entries = checked.flatMap(({ manifest }) => entryPoints(manifest).map((name) => ({ manifest, name })));
@@ -319,6 +330,25 @@ const resolved = require.resolve('${name}');
   if (typeFailures.length)
     fail(`${typeFailures.length} consumer type check(s) failed:\n  ${typeFailures.join('\n  ')}`);
   log(`${entries.length} entry point(s) type-check in strict consumers (node16 ESM/CJS, bundler)`);
+}
+
+/** Installed `.js`/`.cjs` files of the packed packages that contain sucrase's `?.`/`??` helpers. */
+function downleveledFiles(project, packed) {
+  const found = [];
+  const visit = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) visit(path);
+      else if (/\.c?js$/.test(entry.name) && /\b_(optionalChain|nullishCoalesce)\(/.test(readFileSync(path, 'utf8'))) {
+        found.push(path.slice(project.length + 1));
+      }
+    }
+  };
+  for (const { manifest } of packed) {
+    const dist = join(project, 'node_modules', manifest.name, 'dist');
+    if (existsSync(dist)) visit(dist);
+  }
+  return found;
 }
 
 /** Consumer projects of step 4: module system, resolution, and the file that imports the package. */

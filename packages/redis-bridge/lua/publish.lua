@@ -39,9 +39,12 @@ ARGV[9]  (optional) MAC key candidate: 40 lowercase hex characters (20 random by
          a new one. Without a candidate the channel has no key, and hubs verify its live messages by
          reading them back.
 
-Message authentication: when the channel has a key, the pub/sub message is the stored text with
-its final `}` replaced by `,"_tpmac":"<mac>"}`, where <mac> is HMAC-SHA1(key, stored text) in
-lowercase hex (the history entry and `latest` stay the stored text). Hubs that know the key (read
+Message authentication: when the channel has a key and the body passed every check below in full
+(cjson decoded all of it, its numbers are JSON's, it is a publication every hub accepts as it is),
+the pub/sub message is the stored text with its final `}` replaced by `,"_tpmac":"<mac>"}`, where
+<mac> is HMAC-SHA1(key, stored text) in lowercase hex (the history entry and `latest` stay the
+stored text). Hubs deliver a message whose MAC checks without parsing it again; any other message
+goes out without a MAC and hubs read it back and check it in full. Hubs that know the key (read
 with the channel's history) strip that 53-character suffix and accept a message whose MAC checks
 without reading it back. So that the suffix is never ambiguous, a body whose last member already
 has its shape (`"_tpmac":"` + 40 hex digits + `"}` at the end, after `,` or `{`) is refused:
@@ -104,11 +107,14 @@ local function hmac(inner, outer, text)
 end
 
 -- Nesting depth of the body (iterative; strings skipped). 65 = the body object + 64 data levels.
+-- The same walk finds numbers that cjson reads but JSON.parse does not: a `.` outside strings
+-- needs a digit on each side (`1.`, `1.e5`, `-.5` are not JSON).
 local MAX_BODY_DEPTH = 65
-if #body > MAX_BODY_DEPTH then
+local strictNumbers = true
+do
   local depth, deepest, i, inString = 0, 0, 1, false
   while true do
-    local at = string.find(body, inString and '["\\]' or '["%[%]{}]', i)
+    local at = string.find(body, inString and '["\\]' or '["%[%]{}.]', i)
     if not at then break end
     local c = string.byte(body, at)
     i = at + 1
@@ -116,6 +122,8 @@ if #body > MAX_BODY_DEPTH then
       if c == 92 then i = at + 2 else inString = false end
     elseif c == 34 then
       inString = true
+    elseif c == 46 then
+      if not string.find(body, '^%d%.%d', at - 1) then strictNumbers = false end
     elseif c == 91 or c == 123 then
       depth = depth + 1
       if depth > deepest then deepest = depth end
@@ -136,14 +144,40 @@ end
 -- writes and JSON.parse reads but cjson refuses, are let through.
 local json = cjson.new()
 json.decode_invalid_numbers(false)
-local valid, problem = pcall(json.decode, body)
-if not valid and not string.find(tostring(problem), 'invalid unicode escape', 1, true) then
+local valid, decoded = pcall(json.decode, body)
+if not valid and not string.find(tostring(decoded), 'invalid unicode escape', 1, true) then
   return redis.error_reply('ERR taskpulse: the publication body is not valid JSON')
 end
 -- cjson lets raw control characters through inside strings, JSON.parse does not; and a raw line
 -- break would split an SSE `data:` line. Publishers write compact JSON (escape them).
 if string.find(body, '[%z\1-\31]') then
   return redis.error_reply('ERR taskpulse: the publication body is not valid JSON (raw control character or line break)')
+end
+
+-- UTF-16 code units of a UTF-8 string (JavaScript's `length`): one per character, two for a
+-- 4-byte sequence.
+local function units(s)
+  local continuation = select(2, string.gsub(s, '[\128-\191]', ''))
+  local astral = select(2, string.gsub(s, '[\240-\247]', ''))
+  return #s - continuation + astral
+end
+local function shortString(v)
+  return type(v) == 'string' and units(v) <= 128
+end
+-- Whether the stored text is a publication every hub accepts as it is, checked here once so that
+-- hubs need not parse it again: valid JSON to JSON.parse too (cjson decoded all of it, numbers
+-- strict), no second channel, offset or epoch, the members a publication has, and a priority, if
+-- any, as the last member in the compact layout hubs read without parsing. Only such a text gets
+-- a MAC (below): a hub that checks the MAC delivers the text without parsing it, and reads any
+-- other text back from history and checks it in full.
+local checked = valid and strictNumbers and type(decoded) == 'table'
+  and decoded.channel == nil and decoded.offset == nil and decoded.epoch == nil
+  and type(decoded.event) == 'string' and #decoded.event > 0 and shortString(decoded.event)
+  and decoded.data ~= nil and type(decoded.ts) == 'number'
+  and (decoded.id == nil or shortString(decoded.id))
+if checked and decoded.priority ~= nil then
+  local tail = string.match(body, ',"priority":([1-4])}$')
+  checked = tail ~= nil and decoded.priority == tonumber(tail)
 end
 
 local idKey, window = KEYS[4], tonumber(ARGV[8])
@@ -199,7 +233,7 @@ end
 redis.call('PEXPIRE', meta, ttl)
 
 local message = text
-if mki and mko then message = string.sub(text, 1, -2) .. ',"_tpmac":"' .. hmac(mki, mko, text) .. '"}' end
+if checked and mki and mko then message = string.sub(text, 1, -2) .. ',"_tpmac":"' .. hmac(mki, mko, text) .. '"}' end
 if command == 'spublish' then
   redis.call('SPUBLISH', pubsub, message)
 else

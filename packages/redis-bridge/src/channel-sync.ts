@@ -5,7 +5,7 @@
  * serve any more becomes a reset.
  * @module
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import {
   continuesGeneration,
   type Publication,
@@ -59,10 +59,18 @@ export interface ChannelSync {
   /** Resolves once the channel's starting position is known (the first read). */
   start(): Promise<void>;
   /**
-   * A live publication for this channel (its header checked on arrival), with the MAC its
-   * pub/sub message carried (already stripped from its text), if any. Never throws.
+   * Whether `mac`, the MAC a pub/sub message carried (stripped from `text`), proves that the
+   * publish script sent `text`: the channel is verified, MACs are accepted and the channel's key
+   * is known and checks. Such a text is also one the script checked in full (`lua/publish.lua`
+   * attaches a MAC only then). Never throws.
    */
-  receive(message: PublicationMessage, mac?: string): void;
+  authentic(text: string, mac: string): boolean;
+  /**
+   * A live publication for this channel (its header checked on arrival); `authentic` when its
+   * MAC checked ({@link ChannelSync.authentic}): it is then delivered without a read-back.
+   * Never throws.
+   */
+  receive(message: PublicationMessage, authentic?: boolean): void;
   /** Reads history since the last delivered position (after a reconnect); resolves when caught up. */
   resync(): Promise<void>;
   position(): StreamPosition | null;
@@ -79,13 +87,60 @@ interface Buffered {
 }
 
 /**
- * Whether `mac` (40 hex characters) is HMAC-SHA1(key, text), the MAC `lua/publish.lua` appends to
- * the pub/sub message of a channel with a key. @internal
+ * A channel's MAC key as `lua/publish.lua` stores it (40 hex characters), with the two HMAC-SHA1
+ * key blocks worked out once. @internal
  */
-export function macMatches(key: Buffer, text: string, mac: string): boolean {
-  const given = Buffer.from(mac, 'hex');
-  const expected = createHmac('sha1', key).update(text).digest();
-  return given.length === expected.length && timingSafeEqual(given, expected);
+export interface MacKey {
+  hex: string;
+  key: Buffer;
+  /** key XOR ipad, one 64-byte SHA-1 block */
+  inner: Buffer;
+  /** key XOR opad, then room for the inner digest (64 + 20 bytes) */
+  outer: Buffer;
+}
+
+const SHA1_BLOCK = 64;
+const SHA1_SIZE = 20;
+
+/** The {@link MacKey} of a key in hex (a key longer than one block is hashed first, as HMAC does). @internal */
+export function macKeyOf(hex: string): MacKey {
+  const key = Buffer.from(hex, 'hex');
+  const block = key.length > SHA1_BLOCK ? crypto.createHash('sha1').update(key).digest() : key;
+  const inner = Buffer.alloc(SHA1_BLOCK, 0x36);
+  const outer = Buffer.alloc(SHA1_BLOCK + SHA1_SIZE, 0x5c);
+  for (let i = 0; i < block.length; i++) {
+    inner[i] = (inner[i] as number) ^ (block[i] as number);
+    outer[i] = (outer[i] as number) ^ (block[i] as number);
+  }
+  return { hex, key, inner, outer };
+}
+
+// `crypto.hash` (Node 20.12+): a one-shot digest without a Hash object. Older Node uses createHmac.
+const oneShot = (crypto as { hash?: (algorithm: string, data: Buffer, encoding: string) => Buffer | string }).hash;
+
+/**
+ * Whether `mac` (40 lowercase hex characters) is HMAC-SHA1(key, text), the MAC `lua/publish.lua`
+ * appends to the pub/sub message of a channel with a key. Checked once per live message: as
+ * SHA1(outer ‖ SHA1(inner ‖ text)) with two one-shot digests, not `createHmac`, whose per-message
+ * setup cost more than the hashing itself (µs of OpenSSL code that is cold at low rates).
+ * @internal
+ */
+export function macMatches(key: MacKey, text: string, mac: string): boolean {
+  if (oneShot === undefined) {
+    const given = Buffer.from(mac, 'hex');
+    const expected = crypto.createHmac('sha1', key.key).update(text).digest();
+    return given.length === expected.length && crypto.timingSafeEqual(given, expected);
+  }
+  const message = Buffer.allocUnsafe(SHA1_BLOCK + Buffer.byteLength(text));
+  key.inner.copy(message, 0);
+  message.write(text, SHA1_BLOCK, 'utf8');
+  (oneShot('sha1', message, 'buffer') as Buffer).copy(key.outer, SHA1_BLOCK);
+  const expected = oneShot('sha1', key.outer, 'hex') as string;
+  if (expected.length !== mac.length) return false;
+  // compared in full whatever differs (no early exit)
+  let diff = 0;
+  for (let i = 0; i < expected.length; i++) diff |= expected.charCodeAt(i) ^ mac.charCodeAt(i);
+  return diff === 0;
 }
 
 /** Creates the synchronizer of one channel. @internal */
@@ -98,14 +153,13 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
   let closed = false;
   let retryTimer: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
-  // The channel's MAC key as of the last read (null: none, live messages are read back), as a
-  // Buffer: `createHmac` with a KeyObject costs ~6 µs a message, with a Buffer ~3.5.
-  let macKey: { hex: string; key: Buffer } | null = null;
+  // The channel's MAC key as of the last read (null: none, live messages are read back).
+  let macKey: MacKey | null = null;
 
   /** Every read refreshes the key: a new epoch has a new one (or none). */
   function learn(read: RawRead): RawRead {
     const hex = read.macKey ?? null;
-    if (hex !== (macKey?.hex ?? null)) macKey = hex ? { hex, key: Buffer.from(hex, 'hex') } : null;
+    if (hex !== (macKey?.hex ?? null)) macKey = hex ? macKeyOf(hex) : null;
     return read;
   }
 
@@ -295,17 +349,15 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
 
   return {
     start: () => sync(),
-    receive(p, mac) {
+    authentic(text, mac) {
+      return deps.verify && deps.acceptMac !== false && macKey !== null && macMatches(macKey, text, mac);
+    },
+    receive(p, authentic = false) {
       if (closed) return;
       // A valid MAC under the channel's key proves the publish script sent this text (the text
       // holds the channel, epoch and offset): it is delivered like a trusted message. Anything
       // else (no MAC, no key known, a wrong MAC) is read back from history first.
-      const verified =
-        deps.verify &&
-        deps.acceptMac !== false &&
-        mac !== undefined &&
-        macKey !== null &&
-        macMatches(macKey.key, p.text, mac);
+      const verified = deps.verify && authentic;
       if (!syncing && position && continuesGeneration(position, p.epoch)) {
         if (p.offset <= position.offset) {
           deps.duplicate();

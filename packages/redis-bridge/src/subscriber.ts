@@ -309,16 +309,21 @@ export function subscriberOn(
       // A MAC appended by the publish script goes first: handlers and every check below see the
       // stored text (the script refuses bodies that end like the suffix, so this is unambiguous).
       const mac = macOf(message);
-      if (mac !== undefined) message = `${message.slice(0, -MAC_SUFFIX_LENGTH)}}`;
-      // Checked cheaply (size, nesting, header fields, channel), never parsed here: the text is
-      // what the publish script wrote, passed through to the handlers (verified against history
-      // first, by text, unless `verifyLiveMessages` is off).
-      const checked = checkPublicationText(message, record.channel, record.ns.maxPayloadBytes + allowance);
+      let authentic = false;
+      if (mac !== undefined) {
+        message = `${message.slice(0, -MAC_SUFFIX_LENGTH)}}`;
+        authentic = record.sync.authentic(message, mac);
+      }
+      // An authentic text is one the publish script checked in full (it attaches a MAC to no
+      // other): its size, header and channel are checked, not its JSON again. Any other text is
+      // checked in full (and read back from history before delivery, unless `verifyLiveMessages`
+      // is off). Either way the text is passed through to the handlers as it is.
+      const checked = checkPublicationText(message, record.channel, record.ns.maxPayloadBytes + allowance, authentic);
       if (checked instanceof TaskpulseError) {
         invalid(record.channel, checked);
         return;
       }
-      record.sync.receive(checked, mac);
+      record.sync.receive(checked, authentic);
     } catch (cause) {
       onError(TaskpulseError.from(cause), {});
     }

@@ -9,7 +9,8 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { PublicationMessage } from '@taskpulse/protocol';
 import { type RedisServer, startRedis, uniqueId } from '@taskpulse/testkit';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { macKeyOf, macMatches } from '../src/channel-sync';
 import { channelKeys, createPublisher, createSubscriber, type Publisher, type Subscriber } from '../src/index';
 import { loadScript } from '../src/lua';
 import { evalPublish, range, sleep, timeline, waitUntil } from './helpers';
@@ -112,6 +113,49 @@ describe('the publish script and its MAC', () => {
     expect(messages).toEqual(stored.map((t) => withMac(t, hmac(key, t))));
   });
 
+  it('MACs only a body it checked in full: strict JSON numbers, the members of a publication, a compact priority', async () => {
+    const c = `m:${uniqueId()}`;
+    const listener = new Redis(server.url);
+    const messages: string[] = [];
+    listener.on('message', (_channel: string, m: string) => messages.push(m));
+    await listener.subscribe(channelKeys(prefix, c).pubsub);
+    const cases: Array<[string, boolean]> = [
+      ['{"event":"e","data":{"p":0.5,"n":-1.25e-3,"s":"e.g. 1. or -.5 ."},"ts":1}', true],
+      ['{"event":"e","data":[1,2.5],"ts":1.5,"id":"abc","priority":2}', true],
+      [`{"event":"${'é'.repeat(128)}","data":null,"ts":1}`, true],
+      [`{"event":"${'😀'.repeat(64)}","data":null,"ts":1}`, true],
+      // cjson reads these numbers, JSON.parse does not
+      ['{"event":"e","data":1.,"ts":1}', false],
+      ['{"event":"e","data":[1.e5],"ts":1}', false],
+      ['{"event":"e","data":-.5,"ts":1}', false],
+      // not a publication every hub accepts
+      ['{"event":"e","data":1,"ts":1,"channel":"other"}', false],
+      ['{"event":"e","data":1,"ts":1,"offset":9}', false],
+      ['{"event":"e","data":1,"ts":1,"epoch":"x"}', false],
+      ['{"event":"","data":1,"ts":1}', false],
+      [`{"event":"${'😀'.repeat(65)}","data":1,"ts":1}`, false],
+      ['{"event":"e","ts":1}', false],
+      ['{"event":"e","data":1,"ts":"1"}', false],
+      ['{"event":"e","data":1,"ts":1,"id":null}', false],
+      [`{"event":"e","data":1,"ts":1,"id":"${'i'.repeat(129)}"}`, false],
+      ['{"event":"e","data":1,"ts":1,"priority": 2}', false],
+      ['{"event":"e","data":1,"ts":1,"priority":5}', false],
+      ['{"event":"e","data":1,"priority":2,"ts":1}', false],
+      // cjson stops at a lone surrogate escape (which JSON.parse reads): the rest is unchecked
+      ['{"event":"e","data":"\\ud800","ts":1}', false],
+    ];
+    for (const [text] of cases) await evalPublish(client, prefix, c, text, { macKey: randomBytes(20).toString('hex') });
+    await waitUntil(() => messages.length === cases.length, 'every message');
+    listener.disconnect();
+    const stored = await historyTexts(c);
+    expect(stored).toHaveLength(cases.length);
+    expect(messages.map((m) => m.endsWith('"}') && m.includes(',"_tpmac":"'))).toEqual(cases.map(([, macd]) => macd));
+    // what gets a MAC is a text hubs accept without parsing: JSON.parse reads it, as a publication
+    for (const [i, [, macd]] of cases.entries()) {
+      if (macd) expect(() => JSON.parse(stored[i] as string)).not.toThrow();
+    }
+  });
+
   it('refuses a body that ends like the MAC suffix, and an invalid key candidate', async () => {
     const c = `m:${uniqueId()}`;
     for (const hex of ['a'.repeat(40), 'A'.repeat(40), `${'0'.repeat(39)}F`]) {
@@ -194,6 +238,36 @@ describe('a hub verifying live messages by their MAC', () => {
     expect(stats().macVerified - base.verified).toBe(20);
     expect(t.got.map((m) => m.text)).toEqual((await historyTexts(c)).slice(1));
     expect(t.got.every((m) => !m.text.includes('_tpmac') && !('_tpmac' in (m.publication() as object)))).toBe(true);
+  });
+
+  it('delivers an authentic text without parsing it, and parses every other one before delivery', async () => {
+    const c = `m:${uniqueId()}`;
+    const { got, handler } = texts();
+    const sub = await subscriber.subscribe(c, handler);
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const signed = '{"event":"e","data":{"k":"signed"},"ts":1}';
+      await publisher.publish(c, 'e', { k: 'first' }); // the first read-back teaches the key
+      await waitUntil(() => got.length === 1, 'the first publication');
+      parse.mockClear();
+      await evalPublish(client, prefix, c, signed, { macKey: randomBytes(20).toString('hex') });
+      await waitUntil(() => got.length === 2, 'the signed publication');
+      expect(parse.mock.calls.filter(([t]) => typeof t === 'string' && t.includes('"signed"'))).toHaveLength(0);
+      expect(stats().macVerified - base.verified).toBe(1);
+      // a text the script did not check in full has no MAC: read back, and parsed before delivery
+      await evalPublish(client, prefix, c, '{"event":"e","data":{"k":"unsigned"},"ts":1,"priority": 2}', {
+        macKey: randomBytes(20).toString('hex'),
+      });
+      await waitUntil(() => got.length === 3, 'the unsigned publication');
+      expect(parse.mock.calls.some(([t]) => typeof t === 'string' && t.includes('"unsigned"'))).toBe(true);
+      expect(stats().macVerified - base.verified).toBe(1);
+      expect(got[2]?.publication().priority).toBe(2);
+      // the signed one still parses on demand, to the same publication
+      expect(got[1]?.publication().data).toEqual({ k: 'signed' });
+    } finally {
+      parse.mockRestore();
+      await sub.unsubscribe();
+    }
   });
 
   it("with verifyLiveMessages: 'history' ignores MACs and reads every live message back", async () => {
@@ -370,5 +444,31 @@ describe('without a key, the read-back still serves', () => {
     expect(t.resets()).toEqual([]);
     expect(t.pubs().map((p) => p.offset)).toEqual(range(1, 201));
     expect(stats().macVerified).toBe(base.verified);
+  });
+});
+
+describe('macMatches: HMAC-SHA1 from two one-shot digests', () => {
+  it('agrees with createHmac for keys of one block and longer, and any text, and refuses anything else', () => {
+    const texts = [
+      '',
+      '{"channel":"m:1","offset":1,"epoch":"e","event":"x","data":{"s":"naïve ✓ 𝄞"},"ts":1}',
+      'x'.repeat(70_000),
+      '\ud800 lone surrogate',
+    ];
+    for (const size of [20, 64, 65, 100]) {
+      const raw = randomBytes(size);
+      const key = macKeyOf(raw.toString('hex'));
+      for (const text of texts) {
+        const mac = createHmac('sha1', raw).update(text).digest('hex');
+        expect(macMatches(key, text, mac)).toBe(true);
+        // the key's buffers are reused: a second message under the same key checks as well
+        expect(macMatches(key, `${text}!`, createHmac('sha1', raw).update(`${text}!`).digest('hex'))).toBe(true);
+        const flipped = `${mac.slice(0, 39)}${mac[39] === '0' ? '1' : '0'}`;
+        expect(macMatches(key, text, flipped)).toBe(false);
+        expect(macMatches(key, `${text} `, mac)).toBe(false);
+        expect(macMatches(key, text, mac.toUpperCase())).toBe(mac === mac.toUpperCase());
+        expect(macMatches(key, text, mac.slice(0, 38))).toBe(false);
+      }
+    }
   });
 });

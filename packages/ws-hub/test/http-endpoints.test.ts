@@ -213,6 +213,15 @@ describe('operations endpoints', () => {
     ]) {
       expect(text, name).toContain(name);
     }
+    // counted in a plain number and handed to prom-client at scrape time: once each
+    expect(text).toMatch(/^taskpulse_publications_in_total 1$/m);
+    await t.hub.core.publish('task:m', 'progress', { p: 2 });
+    await waitUntil(async () => {
+      const again = await (await fetch(url('/metrics'), { headers: bearer(OPS_KEY) })).text();
+      return /^taskpulse_publications_in_total 2$/m.test(again);
+    }, 'the second publication counted');
+    const third = await (await fetch(url('/metrics'), { headers: bearer(OPS_KEY) })).text();
+    expect(third).toMatch(/^taskpulse_publications_in_total 2$/m);
     expect((await call(url('/metrics'))).status).toBe(401);
   });
 

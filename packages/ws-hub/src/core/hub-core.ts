@@ -102,6 +102,8 @@ export class HubCore {
   /** Whether live data flows (the broker was ready at the last check). */
   #live = true;
   #liveTimer: NodeJS.Timeout | undefined;
+  /** Publications received since the metrics last took them (`taskpulse_publications_in_total`). */
+  #publicationsIn = 0;
 
   /** @internal use {@link createHubCore} */
   constructor(options: HubCoreOptions = {}) {
@@ -109,7 +111,14 @@ export class HubCore {
     this.#ownsBroker = !options.broker;
     this.broker =
       options.broker ?? createMemoryBroker({ ...table, ...(options.logger ? { logger: options.logger } : {}) });
-    this.metrics = createHubMetrics({ channelCount: () => this.router.channelCount });
+    this.metrics = createHubMetrics({
+      channelCount: () => this.router.channelCount,
+      takePublicationsIn: () => {
+        const received = this.#publicationsIn;
+        this.#publicationsIn = 0;
+        return received;
+      },
+    });
     this.limits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
     this.logger = options.logger ?? silentLogger;
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 30_000;
@@ -123,7 +132,7 @@ export class HubCore {
     this.router = new ChannelRouter(this.broker, {
       onListenerError: (error, channel) => this.logger.error('listener failed', { channel, error: String(error) }),
       onFanout: (publication, listeners) => {
-        this.metrics.publicationsIn.inc();
+        this.#publicationsIn++;
         this.ops?.onFanout(publication, listeners);
       },
     });

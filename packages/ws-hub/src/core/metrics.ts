@@ -44,6 +44,12 @@ export interface HubMetricsOptions {
   processMetrics?: boolean;
   /** Reports the number of channels with a broker subscription, read at scrape time. */
   channelCount?: () => number;
+  /**
+   * Hands over the publications received since its last call, added to
+   * `taskpulse_publications_in_total` at scrape time: the hub counts them in a plain number, not
+   * with a prom-client call per publication.
+   */
+  takePublicationsIn?: () => number;
 }
 
 /** Creates the metrics of a hub. */
@@ -81,6 +87,10 @@ export function createHubMetrics(options: HubMetricsOptions = {}): HubMetrics {
       name: 'taskpulse_publications_in_total',
       help: 'Publications received from the broker',
       registers,
+      collect() {
+        const received = options.takePublicationsIn?.() ?? 0;
+        if (received > 0) this.inc(received);
+      },
     }),
     deliveries: new Counter({
       name: 'taskpulse_deliveries_total',
