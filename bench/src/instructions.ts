@@ -23,10 +23,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startRedis } from '@taskpulse/testkit';
 import WebSocket from 'ws';
-import { type BenchClient, DIALECTS, type DialectContext } from './loadgen/dialects';
+import { DIALECTS, type DialectContext, newBenchClient } from './loadgen/dialects';
 import { makePayload, scanTimestamps, scanTimestampsText } from './payload';
+import { sleep } from './scenarios/context';
 import { loadVariant } from './servers/index';
 import { VARIANTS, type VariantName } from './servers/types';
+import { NODE_CONDITIONS } from './spawn';
 
 const { values } = parseArgs({
   options: {
@@ -56,7 +58,6 @@ for (const tool of ['valgrind', 'callgrind_control', 'callgrind_annotate']) {
 }
 
 const SRC_DIR = dirname(fileURLToPath(import.meta.url));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Row {
   variant: VariantName;
@@ -67,7 +68,6 @@ interface Row {
 
 /** The server under callgrind, once it printed its address. */
 async function startUnderCallgrind(variant: VariantName, redisUrl: string, out: string) {
-  const conditions = process.env.TASKPULSE_BENCH_FROM_SOURCE === '1' ? ['--conditions=@taskpulse/source'] : [];
   const proc = spawn(
     'valgrind',
     [
@@ -77,7 +77,7 @@ async function startUnderCallgrind(variant: VariantName, redisUrl: string, out: 
       '--smc-check=all-non-file',
       `--callgrind-out-file=${out}`,
       process.execPath,
-      ...conditions,
+      ...NODE_CONDITIONS,
       '--import',
       'tsx',
       join(SRC_DIR, 'children/instructions-server.ts'),
@@ -141,17 +141,7 @@ async function measure(variant: VariantName, redisUrl: string, dir: string): Pro
   for (let i = 0; i < clients; i++) {
     const ch = [channels[i % channels.length] as string];
     const ws = new WebSocket(dialect.url(address.port, address.path, ch), { perMessageDeflate: false });
-    const client: BenchClient = {
-      ws,
-      channels: ch,
-      ready: false,
-      closing: false,
-      subscribed: 0,
-      positions: new Map(),
-      resumeFrom: null,
-      openedUs: 0,
-      subscribedUs: 0,
-    };
+    const client = newBenchClient(ch, ws);
     ws.on('open', () => dialect.onOpen(client, ctx));
     ws.on('message', (data: Buffer) => dialect.onMessage(client, data, ctx));
     ws.on('error', (error) => {

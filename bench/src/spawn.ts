@@ -22,7 +22,8 @@ const SRC_DIR = dirname(fileURLToPath(import.meta.url));
 
 /** Whether the children import the packages' TypeScript sources instead of their builds. */
 export const FROM_SOURCE = process.env.TASKPULSE_BENCH_FROM_SOURCE === '1';
-const CONDITIONS = FROM_SOURCE ? ['--conditions=@taskpulse/source'] : [];
+/** The node flags that make a child import what {@link FROM_SOURCE} says. */
+export const NODE_CONDITIONS: readonly string[] = FROM_SOURCE ? ['--conditions=@taskpulse/source'] : [];
 const live = new Set<ChildHandle>();
 /** Commands without IPC (taskpulse-hub): killed with their descendants on exit. */
 const liveCommands = new Set<ChildProcess>();
@@ -86,7 +87,7 @@ export interface SpawnChildOptions {
 /** Starts a child with an IPC channel; it is killed when the orchestrator exits. */
 export function spawnChild(options: SpawnChildOptions): ChildHandle {
   const nodeArgs = [
-    ...CONDITIONS,
+    ...NODE_CONDITIONS,
     '--import',
     'tsx',
     '--expose-gc',
@@ -113,7 +114,7 @@ export function spawnChild(options: SpawnChildOptions): ChildHandle {
  * It and its descendants are killed when the orchestrator exits ({@link killTree}).
  */
 export function spawnCommand(entry: string, args: string[], fd: FdPlan): ChildProcess {
-  const nodeArgs = entry.endsWith('.ts') ? [...CONDITIONS, '--import', 'tsx', entry, ...args] : [entry, ...args];
+  const nodeArgs = entry.endsWith('.ts') ? [...NODE_CONDITIONS, '--import', 'tsx', entry, ...args] : [entry, ...args];
   const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
   const proc = fd.raised
     ? spawn('/bin/sh', ['-c', `ulimit -n ${fd.childLimit} && exec "$0" "$@"`, process.execPath, ...nodeArgs], {

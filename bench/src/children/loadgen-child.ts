@@ -10,6 +10,7 @@ import {
   type BenchClient,
   DIALECTS,
   type DialectContext,
+  newBenchClient,
   type Position,
   type TrackCounters,
 } from '../loadgen/dialects';
@@ -239,17 +240,7 @@ serveIpc({
     port = args.port;
     path = args.path;
     tracking = args.tracking;
-    clients = args.clients.map((channels) => ({
-      ws: null as unknown as WebSocket,
-      channels,
-      ready: false,
-      closing: false,
-      subscribed: 0,
-      positions: new Map<string, Position>(),
-      resumeFrom: null,
-      openedUs: 0,
-      subscribedUs: 0,
-    }));
+    clients = args.clients.map((channels) => newBenchClient(channels));
     return openAll(clients, args.concurrency, args.timeoutMs);
   },
   mark(): LoadgenMark {

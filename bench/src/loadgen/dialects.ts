@@ -50,6 +50,21 @@ export interface BenchClient {
   subscribedUs: number;
 }
 
+/** A client of `channels` that has not connected yet (its `ws` is set when it opens). */
+export function newBenchClient(channels: string[], ws: WebSocket = null as unknown as WebSocket): BenchClient {
+  return {
+    ws,
+    channels,
+    ready: false,
+    closing: false,
+    subscribed: 0,
+    positions: new Map(),
+    resumeFrom: null,
+    openedUs: 0,
+    subscribedUs: 0,
+  };
+}
+
 /** Callbacks the load generator gives a dialect. */
 export interface DialectContext {
   /** A frame that carries payloads: count and time them. */

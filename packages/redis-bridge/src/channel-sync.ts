@@ -352,12 +352,12 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
     authentic(text, mac) {
       return deps.verify && deps.acceptMac !== false && macKey !== null && macMatches(macKey, text, mac);
     },
-    receive(p, authentic = false) {
+    // `verified`: authentic() held, which it does only on a verified channel
+    receive(p, verified = false) {
       if (closed) return;
       // A valid MAC under the channel's key proves the publish script sent this text (the text
       // holds the channel, epoch and offset): it is delivered like a trusted message. Anything
       // else (no MAC, no key known, a wrong MAC) is read back from history first.
-      const verified = deps.verify && authentic;
       if (!syncing && position && continuesGeneration(position, p.epoch)) {
         if (p.offset <= position.offset) {
           deps.duplicate();

@@ -11,9 +11,10 @@
  * event-loop turn by the core's {@link OutboundScheduler}: one write for one entry, corked writes
  * for several, consecutive native publications merged into `batch` frames that the
  * {@link FlushCycle} builds once for every connection writing the same run. While the sink cannot
- * take more (`needsDrain`), entries stay queued: a state channel's pending publication is replaced by a newer one (critical ones
- * never are), critical publications move ahead of other channels' backlog, and a connection
- * whose backlog (queue + sink buffer) passes `maxBufferedBytes` is closed with 4509.
+ * take more (`needsDrain`), entries stay queued: a state channel's pending publication is replaced
+ * by a newer one (critical ones never are), critical publications move ahead of other channels'
+ * backlog, and a connection whose backlog (queue + sink buffer) passes `maxBufferedBytes` is
+ * closed with 4509.
  * @module
  */
 import { type ChannelKind, CloseCode, type ServerFrame } from '@taskpulse/protocol';
