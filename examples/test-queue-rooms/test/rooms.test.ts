@@ -153,6 +153,17 @@ describe('examples/test-queue-rooms (real Redis, BullMQ workers, socket.io-clien
           () => got.some((e) => e.channel === `test-progress-${id}` && e.event === last),
           `${last} of ${id}`,
         );
+        // queue-updates comes from BullMQ's own events, on another channel: its last event may
+        // arrive after the room's
+        const queueEnd = last === 'test:completed' ? 'queue:job:completed' : 'queue:job:failed';
+        await waitUntil(
+          () =>
+            got.some(
+              (e) =>
+                e.channel === 'queue-updates' && e.event === queueEnd && (e.data as { testId: string }).testId === id,
+            ),
+          `${queueEnd} of ${id}`,
+        );
         const room = got.filter((e) => e.channel === `test-progress-${id}`);
         expect(room[0]?.event).toBe('test:started');
         expect(room.at(-1)?.event).toBe(last);
