@@ -9,6 +9,7 @@ import type { BenchOptions } from './options';
 import { fanoutTables } from './report';
 import type { CycleResult } from './scenarios/fanout';
 import { type HttpResult, httpTables } from './scenarios/http-fallbacks';
+import { type IdleResult, idleTable } from './scenarios/idle';
 import { type RecoveryResult, recoveryTable } from './scenarios/recovery';
 import { type WorkersResult, workersTable } from './scenarios/workers';
 import type { VariantName } from './servers/types';
@@ -28,6 +29,8 @@ export interface SavedRun {
   http: HttpResult[];
   /** `taskpulse-hub --workers 1` and `2` (absent in runs made before it existed). */
   workers: WorkersResult[];
+  /** Idle connections (absent in runs made before it existed). */
+  idle: IdleResult[];
 }
 
 /** The Markdown report of a run. */
@@ -42,6 +45,7 @@ export function renderRun(run: SavedRun): string {
   if (run.recoveries.length) out.push(recoveryTable(run.recoveries));
   if (run.http.some((r) => !r.unavailable)) out.push(httpTables(run.http));
   if (run.workers.length) out.push(workersTable(run.workers, run.machine.nproc));
+  if (run.idle.length) out.push(idleTable(run.idle));
   // last, so it is what a run ends with
   out.push(goalsReport({ ...run, options: opts }));
   return `${out.join('\n\n')}\n`;
@@ -54,6 +58,8 @@ export function readRun(file: string): SavedRun {
   run.recoveries ??= [];
   run.http ??= [];
   run.workers ??= [];
+  run.idle ??= [];
+  run.options.idle ??= { enabled: false, clients: 0, heartbeatIntervalMs: 0, windows: 0 };
   run.options.workers ??= { enabled: false, clients: 0, loads: [] };
   return run;
 }

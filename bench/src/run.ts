@@ -18,6 +18,7 @@ import { readRun, renderRun, type SavedRun } from './results';
 import type { RunContext } from './scenarios/context';
 import { type CycleResult, runFanoutCycle } from './scenarios/fanout';
 import { type HttpResult, runHttpScenario } from './scenarios/http-fallbacks';
+import { type IdleResult, idleLine, runIdle } from './scenarios/idle';
 import { type RecoveryResult, runRecovery } from './scenarios/recovery';
 import { runWorkers, type WorkersResult } from './scenarios/workers';
 import { loadTaskpulse } from './servers/taskpulse-server';
@@ -97,6 +98,12 @@ function smokeFailures(run: SavedRun): string[] {
       }
     }
   }
+  if (run.options.idle.enabled) {
+    if (run.idle.length === 0) out.push('the idle scenario did not run');
+    for (const r of run.idle) {
+      if (r.error || r.windows.length === 0) out.push(`idle ${r.variant}: ${r.error ?? 'no window measured'}`);
+    }
+  }
   return out;
 }
 
@@ -148,6 +155,7 @@ async function main(): Promise<number> {
     opts.recovery.enabled ? opts.recovery.clients : 0,
     opts.http.clients,
     opts.workers.enabled ? opts.workers.clients : 0,
+    opts.idle.enabled ? opts.idle.clients : 0,
   );
   const fd = planFdLimit(biggest + 512);
   const machine = machineInfo(fd.limits);
@@ -199,6 +207,7 @@ async function main(): Promise<number> {
   const recoveries: RecoveryResult[] = [];
   const httpResults: HttpResult[] = [];
   const workers: WorkersResult[] = [];
+  const idle: IdleResult[] = [];
   reps: for (let rep = 1; rep <= opts.reps; rep++) {
     const shift = (rep - 1) % variants.length;
     const order = [...variants.slice(shift), ...variants.slice(0, shift)];
@@ -262,6 +271,13 @@ async function main(): Promise<number> {
     }
   }
 
+  if (opts.idle.enabled) {
+    const t0 = performance.now();
+    idle.push(...(await runIdle(ctx, 1)));
+    for (const r of idle) log(idleLine(r));
+    log(`(idle: ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+
   await Promise.all([publisher, ...loadgens].map((c) => c.stop()));
   await redis.stop();
 
@@ -277,6 +293,7 @@ async function main(): Promise<number> {
     recoveries,
     http: httpResults,
     workers,
+    idle,
   };
   log(`\n${renderRun(saved)}`);
   mkdirSync(opts.outDir, { recursive: true });

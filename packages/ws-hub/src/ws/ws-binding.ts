@@ -123,12 +123,12 @@ export function createWsBinding(core: HubCore, options: WsBindingOptions): WsBin
     logger,
     onClosed(connection) {
       connections.delete(connection);
+      heartbeat.remove(connection);
       if (connections.size === 0) for (const wake of closeWaiters) wake();
     },
   };
 
   const heartbeat = new HeartbeatMonitor({
-    connections,
     heartbeatIntervalMs: core.heartbeatIntervalMs,
     pongTimeoutMs: core.pongTimeoutMs,
     idleTimeoutMs: limits.idleTimeoutMs,
@@ -183,6 +183,7 @@ export function createWsBinding(core: HubCore, options: WsBindingOptions): WsBin
       const connection = new WsConnection(ws, state, core.heartbeatIntervalMs);
       connections.add(connection);
       connection.attach(core.openSession(principal, connection), undefined);
+      heartbeat.add(connection);
       return;
     }
     const context: CodecContext = { core, request: connectionRequest(request), url: requestUrl(request), principal };
@@ -197,6 +198,7 @@ export function createWsBinding(core: HubCore, options: WsBindingOptions): WsBin
     connections.add(connection);
     try {
       connection.attach(session, codec.open(context, session));
+      heartbeat.add(connection);
     } catch (error) {
       logger.error('codec failed to open a connection', { codec: codec.name, error: String(error) });
       session.close();

@@ -11,6 +11,10 @@ import { OutboundQueue, type OutboundSettings, type OutboundSink } from '../core
 import type { SerializedPublication } from '../core/serialized';
 import type { Session, SessionTransport } from '../core/session';
 import { framedEncoder, textEncoder } from './frame';
+import { firstPingDelay } from './heartbeat';
+
+/** An empty protocol ping as a server writes it (FIN + opcode 9, unmasked, no payload). */
+const PING_FRAME = Buffer.from([0x89, 0x00]);
 
 /** The net.Socket under a server-side `ws` WebSocket (what the fast path writes to). */
 interface RawSocket {
@@ -91,6 +95,8 @@ export class WsConnection implements SessionTransport, OutboundSink {
   nextPingAt: number;
   /** When the unanswered protocol ping was sent (ms), 0 when none is outstanding. */
   pingSentAt = 0;
+  /** @internal The heartbeat wheel's slot holding this connection, -1 when in none. */
+  heartbeatSlot = -1;
   readonly #ws: WebSocket;
   readonly #socket: RawSocket;
   readonly #mount: WsMountState;
@@ -104,12 +110,13 @@ export class WsConnection implements SessionTransport, OutboundSink {
   /**
    * @param ws - the upgraded socket
    * @param mount - what the connections of this codec share
-   * @param heartbeatIntervalMs - protocol ping interval
+   * @param heartbeatIntervalMs - protocol ping interval (the first ping comes after half to all
+   * of it, at random, so that connections opened together are not pinged together)
    */
   constructor(ws: WebSocket, mount: WsMountState, heartbeatIntervalMs: number) {
     this.#ws = ws;
     this.#mount = mount;
-    this.nextPingAt = Date.now() + heartbeatIntervalMs;
+    this.nextPingAt = Date.now() + firstPingDelay(heartbeatIntervalMs);
     this.#socket = (ws as unknown as { _socket: RawSocket })._socket;
     // Pre-framed writes bypass ws's Sender; they are only safe when no extension transforms
     // frames (per-message deflate queues compressed frames inside the Sender).
@@ -277,11 +284,12 @@ export class WsConnection implements SessionTransport, OutboundSink {
   ping(now: number, heartbeatIntervalMs: number): void {
     this.pingSentAt = now;
     this.nextPingAt = now + heartbeatIntervalMs;
-    try {
-      this.#ws.ping();
-    } catch {
-      // not open any more: the close handler cleans up
-    }
+    // not open any more: the close handler cleans up
+    if (this.#ws.readyState !== OPEN) return;
+    // On the fast path the 2-byte frame goes straight to the socket (ws's ping builds the frame
+    // and writes a header and an empty payload), like the publications beside it.
+    if (this.#fast) this.#socket.write(PING_FRAME);
+    else this.#ws.ping();
   }
 
   /** @internal A message from the client (`binary`: a binary frame, not a text one). */
