@@ -32,7 +32,15 @@ export interface BenchOptions {
   windowDeliveries: number;
   connectConcurrency: number;
   heartbeatIntervalMs: number;
-  recovery: { enabled: boolean; clients: number; publications: number; liveRate: number; timeoutMs: number };
+  recovery: {
+    enabled: boolean;
+    clients: number;
+    publications: number;
+    liveRate: number;
+    timeoutMs: number;
+    /** Reconnects spread over this long (0: all at once, the storm the goal is about). */
+    spreadMs: number;
+  };
   http: { enabled: boolean; clients: number; ssePath: string; pollPath: string; pollIntervalMs: number };
   /** `taskpulse-hub --workers 1` vs `--workers 2`: clients (on one channel) and offered loads. */
   workers: { enabled: boolean; clients: number; loads: Load[] };
@@ -64,6 +72,8 @@ const HELP = `npm run bench [-- options]
   --loadgens 2       load-generator processes
   --no-recovery      skip the recovery scenario
   --recovery-clients 1000 --recovery-publications 1000   its size
+  --recovery-spread-ms 0   reconnects spread over this long, as browsers' backoff jitter spreads them
+                     (default 0: all at once)
   --no-http          skip the SSE/polling scenario
   --sse-path /taskpulse/sse --poll-path /taskpulse/poll   hub HTTP endpoints for the SSE/polling scenario
   --no-workers       skip taskpulse-hub --workers 1 vs 2
@@ -103,6 +113,7 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
       'no-recovery': { type: 'boolean' },
       'recovery-clients': { type: 'string' },
       'recovery-publications': { type: 'string' },
+      'recovery-spread-ms': { type: 'string' },
       'no-http': { type: 'boolean' },
       'no-workers': { type: 'boolean' },
       'workers-clients': { type: 'string' },
@@ -148,6 +159,7 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
       publications: mode === 'full' ? 1000 : 200,
       liveRate: 100,
       timeoutMs: mode === 'full' ? 60_000 : 30_000,
+      spreadMs: 0,
     },
     http: {
       enabled: true,
@@ -194,6 +206,7 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
   if (values['no-recovery'] || !opts.scenarios.includes('recovery')) opts.recovery.enabled = false;
   opts.recovery.clients = num(values['recovery-clients'], opts.recovery.clients);
   opts.recovery.publications = num(values['recovery-publications'], opts.recovery.publications);
+  opts.recovery.spreadMs = num(values['recovery-spread-ms'], opts.recovery.spreadMs);
   if (values['no-http'] || !opts.scenarios.includes('http')) opts.http.enabled = false;
   if (values['sse-path']) opts.http.ssePath = values['sse-path'];
   if (values['no-workers'] || !opts.scenarios.includes('workers')) opts.workers.enabled = false;

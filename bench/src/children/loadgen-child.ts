@@ -191,7 +191,16 @@ function open(client: BenchClient, timeoutMs: number): Promise<void> {
   });
 }
 
-async function openAll(list: BenchClient[], concurrency: number, timeoutMs: number): Promise<ConnectResult> {
+/**
+ * Opens every client, at most `concurrency` at a time; with `spreadMs`, client k of n starts at
+ * k × spreadMs / n (reconnects spread the way browsers' backoff jitter spreads them).
+ */
+async function openAll(
+  list: BenchClient[],
+  concurrency: number,
+  timeoutMs: number,
+  spreadMs = 0,
+): Promise<ConnectResult> {
   const started = performance.now();
   let next = 0;
   let connected = 0;
@@ -199,7 +208,10 @@ async function openAll(list: BenchClient[], concurrency: number, timeoutMs: numb
   let firstError: string | null = null;
   const worker = async () => {
     while (next < list.length) {
-      const client = list[next++] as BenchClient;
+      const k = next++;
+      const client = list[k] as BenchClient;
+      const wait = started + (k * spreadMs) / list.length - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       try {
         await open(client, timeoutMs);
         connected++;
@@ -287,14 +299,14 @@ serveIpc({
    * Tracking mode: reconnects every client at once, resuming each channel from its last position.
    * Resolves when every client is subscribed again; catching up is reported by `waitCaughtUp`.
    */
-  async reconnect(args: { concurrency: number; timeoutMs: number; caughtUpOffset: number }) {
+  async reconnect(args: { concurrency: number; timeoutMs: number; caughtUpOffset: number; spreadMs?: number }) {
     caughtUpTarget = args.caughtUpOffset;
     caughtUp = new Set();
     caughtUpTimes = [];
     caughtUpSplits = [];
     for (const c of clients) c.resumeFrom = new Map(c.positions);
     const startedUs = nowUs();
-    const result = await openAll(clients, args.concurrency, args.timeoutMs);
+    const result = await openAll(clients, args.concurrency, args.timeoutMs, args.spreadMs ?? 0);
     return { ...result, startedUs };
   },
   /**

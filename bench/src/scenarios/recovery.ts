@@ -20,6 +20,8 @@ export interface RecoveryResult {
   missed: number;
   /** Publications made live during the reconnect. */
   live: number;
+  /** Reconnects were spread over this long, ms (0: all at once; absent in older runs). */
+  spreadMs?: number;
   /** Time to reconnect and resubscribe every client, ms. */
   reconnectMs: number;
   /** From the reconnect until every client received the last missed publication, ms. */
@@ -92,6 +94,7 @@ export async function runRecovery(ctx: RunContext, rep: number): Promise<Recover
     clients: n,
     missed,
     live: 0,
+    spreadMs: ctx.options.recovery.spreadMs,
     reconnectMs: Number.NaN,
     catchUpMs: Number.NaN,
     hubCpuMs: Number.NaN,
@@ -170,7 +173,7 @@ export async function runRecovery(ctx: RunContext, rep: number): Promise<Recover
     const timeoutMs = ctx.options.recovery.timeoutMs;
     const reconnects = await all<ConnectResult & { startedUs: number }>(
       'reconnect',
-      { concurrency: n, timeoutMs, caughtUpOffset: target },
+      { concurrency: n, timeoutMs, caughtUpOffset: target, spreadMs: ctx.options.recovery.spreadMs },
       timeoutMs + 30_000,
     );
     result.reconnectMs = performance.now() - t0;
@@ -268,6 +271,7 @@ export function recoveryTable(results: RecoveryResult[]): string {
     r.clients.toLocaleString('en-US'),
     r.missed.toLocaleString('en-US'),
     r.error ? '' : String(r.live),
+    r.spreadMs ? `over ${r.spreadMs.toLocaleString('en-US')} ms` : 'at once',
     fmt(r.reconnectMs, 0),
     fmt(r.catchUpMs, 0),
     triple(r.subscribeMs),
@@ -287,6 +291,7 @@ export function recoveryTable(results: RecoveryResult[]): string {
       'clients',
       'missed publications',
       'live during reconnect',
+      'reconnects',
       'reconnect all ms',
       'all caught up ms',
       'per client: open → subscribed ms (p50 / p99 / max)',

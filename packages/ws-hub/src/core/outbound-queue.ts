@@ -19,8 +19,8 @@
  */
 import { type ChannelKind, CloseCode, type ServerFrame } from '@taskpulse/protocol';
 import { isCritical, promoteCritical } from './outbound-priority';
-import type { DeliveryCounter, FlushCycle, OutboundBatch, OutboundScheduler } from './outbound-scheduler';
-import { batchFrame, SerializedPublication } from './serialized';
+import { type DeliveryCounter, type FlushCycle, OutboundBatch, type OutboundScheduler } from './outbound-scheduler';
+import { SerializedPublication } from './serialized';
 import { PositionedControl, type WrittenPositions } from './written-positions';
 
 /**
@@ -402,12 +402,7 @@ export class OutboundQueue {
       this.#writePublication(run[from] as SerializedPublication);
       return;
     }
-    let batch: OutboundBatch;
-    if (cycle !== null) batch = cycle.batch(run, from, to);
-    else {
-      const items = run.slice(from, to);
-      batch = { items, text: batchFrame(items), wire: undefined };
-    }
+    const batch = cycle !== null ? cycle.batch(run, from, to) : new OutboundBatch(run.slice(from, to));
     const positions = this.#positions;
     if (positions !== undefined) for (let i = from; i < to; i++) positions.wrote(run[i] as SerializedPublication);
     this.#sink.write(this.#encoder.batch(batch, positions?.cursor));

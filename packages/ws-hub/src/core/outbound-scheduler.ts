@@ -24,25 +24,52 @@ export interface DeliveryCounter {
 }
 
 /**
- * A `batch` frame of one run of publications, built once per flush cycle and shared by every
- * queue that writes the same run. `wire` is a slot for the one transport encoding that is the
- * same for every recipient (the WebSocket binding keeps the framed bytes there); transports whose
- * bytes differ per recipient (SSE's event id) use `text` only.
+ * A `batch` frame of one run of publications, built once and shared by every queue that writes
+ * the same run. `wire` is a slot for the one transport encoding that is the same for every
+ * recipient (the WebSocket binding keeps the framed bytes there, written straight from the
+ * publications' texts); transports whose bytes differ per recipient (SSE's event id) use `text`,
+ * which is built on first use only.
  */
-export interface OutboundBatch {
+export class OutboundBatch {
   /** The publications, in order. */
   readonly items: readonly SerializedPublication[];
+  /** A shared transport encoding of {@link OutboundBatch.text} (see above). */
+  wire: Uint8Array | undefined = undefined;
+  #text: string | undefined;
+
+  /** @param items - the publications, in order (kept, not copied) */
+  constructor(items: readonly SerializedPublication[]) {
+    this.items = items;
+  }
+
   /** The native `batch` frame. */
-  readonly text: string;
-  /** A shared transport encoding of `text` (see above). */
-  wire: Uint8Array | undefined;
+  get text(): string {
+    if (this.#text === undefined) this.#text = batchFrame(this.items);
+    return this.#text;
+  }
 }
 
-/** The batch frames of one flush cycle, keyed by their first publication. */
+/** Runs at least this long are kept past their flush cycle (see {@link FlushCycle}). */
+const LASTING_MIN_ITEMS = 64;
+/** How many such runs are kept. */
+const LASTING_MAX = 8;
+/** Kept runs are let go when none was built or reused for this long, in ms (the shared reads' reuse time). */
+const LASTING_MS = 2000;
+
+/**
+ * The batch frames of one flush cycle, keyed by their first publication. Long runs — a
+ * recovery's pages, which every client resuming from the same position is sent in its own turn —
+ * are also kept past the cycle: the last few of them are reused by later cycles with the same run
+ * (the same publication objects, which the core's shared recovery reads hand to every client).
+ */
 export class FlushCycle {
   readonly #batches = new Map<SerializedPublication, OutboundBatch[]>();
+  /** Long runs of recent cycles, oldest first (insertion order). */
+  readonly #lasting = new Map<SerializedPublication, OutboundBatch>();
+  /** When a kept run was last built or reused (ms). */
+  #lastingAt = 0;
 
-  /** Returns the batch of `run[from..to)`, built once per cycle. */
+  /** Returns the batch of `run[from..to)`, built once per cycle (and reused after it when long). */
   batch(run: readonly SerializedPublication[], from: number, to: number): OutboundBatch {
     const first = run[from] as SerializedPublication;
     let candidates = this.#batches.get(first);
@@ -54,15 +81,34 @@ export class FlushCycle {
       candidates = [];
       this.#batches.set(first, candidates);
     }
-    const items = run.slice(from, to);
-    const built: OutboundBatch = { items, text: batchFrame(items), wire: undefined };
+    const long = to - from >= LASTING_MIN_ITEMS;
+    const kept = long ? this.#lasting.get(first) : undefined;
+    if (kept !== undefined && sameRun(kept.items, run, from, to)) {
+      candidates.push(kept);
+      this.#lastingAt = Date.now();
+      return kept;
+    }
+    const built = new OutboundBatch(run.slice(from, to));
     candidates.push(built);
+    if (long) {
+      this.#lasting.delete(first);
+      this.#lasting.set(first, built);
+      if (this.#lasting.size > LASTING_MAX)
+        this.#lasting.delete(this.#lasting.keys().next().value as SerializedPublication);
+      this.#lastingAt = Date.now();
+    }
     return built;
   }
 
-  /** Forgets the batches of the cycle that ended. */
+  /** Forgets the batches of the cycle that ended (the long runs kept stay, for a while). */
   clear(): void {
     this.#batches.clear();
+    if (this.#lasting.size > 0 && Date.now() - this.#lastingAt >= LASTING_MS) this.#lasting.clear();
+  }
+
+  /** Long runs kept past their cycle (for tests). @internal */
+  get kept(): number {
+    return this.#lasting.size;
   }
 }
 

@@ -33,6 +33,7 @@ export class SerializedPublication {
   #json: string | undefined;
   #frame: string | undefined;
   #frameBytes = -1;
+  #jsonBytes = -1;
 
   /**
    * @param source - a broker message (its text becomes `json`), or a publication object
@@ -82,6 +83,15 @@ export class SerializedPublication {
     if (this.#frameBytes < 0) this.#frameBytes = Buffer.byteLength(this.frame);
     return this.#frameBytes;
   }
+
+  /**
+   * The UTF-8 size of {@link SerializedPublication.json} in bytes, computed once (a framed
+   * `batch` is written piece by piece from the publications' texts, see `frameBatch`).
+   */
+  get jsonBytes(): number {
+    if (this.#jsonBytes < 0) this.#jsonBytes = Buffer.byteLength(this.json);
+    return this.#jsonBytes;
+  }
 }
 
 function isMessage(source: Publication | PublicationMessage): source is PublicationMessage {
@@ -91,9 +101,12 @@ function isMessage(source: Publication | PublicationMessage): source is Publicat
   );
 }
 
+/** The start of a `batch` frame (the publications' texts follow, separated by commas, then `]}`). */
+export const BATCH_OPEN = '{"type":"batch","publications":[';
+
 /** Builds a `batch` frame from serialized publications without re-serializing them. */
 export function batchFrame(items: readonly SerializedPublication[]): string {
-  let out = '{"type":"batch","publications":[';
+  let out = BATCH_OPEN;
   for (let i = 0; i < items.length; i++) {
     if (i > 0) out += ',';
     out += (items[i] as SerializedPublication).json;

@@ -9,7 +9,7 @@
  */
 import type { OutboundEncoder } from '../core/outbound-queue';
 import type { OutboundBatch } from '../core/outbound-scheduler';
-import type { SerializedPublication } from '../core/serialized';
+import { BATCH_OPEN, batchFrame, type SerializedPublication } from '../core/serialized';
 
 const FIN_TEXT = 0x81;
 
@@ -53,6 +53,30 @@ export function framedPublication(p: SerializedPublication): Uint8Array {
 }
 
 /**
+ * Frames a `batch` of publications straight from their texts: the payload's size is the sum of
+ * theirs (each computed once per publication), and each text is encoded into the frame in place.
+ * Joining a recovery's 1,000 texts into one string first and encoding that cost about ten times
+ * as much (flattening a 300 KB rope, then encoding it).
+ */
+export function frameBatch(items: readonly SerializedPublication[]): Buffer {
+  let payloadBytes = BATCH_OPEN.length + items.length + 1; // the commas, `]` and `}`
+  for (let i = 0; i < items.length; i++) payloadBytes += (items[i] as SerializedPublication).jsonBytes;
+  const header = headerLength(payloadBytes);
+  const out = Buffer.allocUnsafe(header + payloadBytes);
+  writeHeader(out, payloadBytes);
+  let at = header + out.write(BATCH_OPEN, header, 'latin1');
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0) out[at++] = 0x2c; // ,
+    at += out.write((items[i] as SerializedPublication).json, at, 'utf8');
+  }
+  out[at++] = 0x5d; // ]
+  out[at++] = 0x7d; // }
+  // Sizes and writes agree for any JavaScript string (both count a lone surrogate as U+FFFD);
+  // should they ever not, the frame is built the plain way.
+  return at === out.length ? out : frameText(batchFrame(items));
+}
+
+/**
  * The WebSocket encoder of the fast path: every entry as one pre-framed text frame, written raw to
  * the socket. Publication and batch bytes are built once and shared by every socket.
  */
@@ -62,7 +86,7 @@ export const framedEncoder: OutboundEncoder = {
   batch: (batch: OutboundBatch) => {
     let bytes = batch.wire;
     if (bytes === undefined) {
-      bytes = frameText(batch.text);
+      bytes = frameBatch(batch.items);
       batch.wire = bytes;
     }
     return bytes;
