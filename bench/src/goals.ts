@@ -216,7 +216,7 @@ export function goalsReport(run: SavedRun): string {
       })`,
       `${caught}; ${lost} lost / ${dup} duplicated; verified: ${rs.every((r) => r.verified) ? 'yes' : 'NO'}`,
       '—',
-      allOk ? (goalSize ? 'met' : 'info') : 'NOT met',
+      first?.spreadMs ? 'info' : allOk ? (goalSize ? 'met' : 'info') : 'NOT met',
     );
   }
 

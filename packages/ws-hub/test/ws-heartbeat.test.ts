@@ -223,6 +223,22 @@ describe('HeartbeatMonitor (clock driven)', () => {
     }
   });
 
+  it('goes on counting from a clock that went back', () => {
+    const { monitor } = monitorOf({ idleTimeoutMs: 0 });
+    try {
+      monitor.tick(10_000);
+      monitor.tick(5000); // the wall clock was stepped back
+      const c = fakeConnection(5000);
+      monitor.add(c.asWs, 5000);
+      monitor.tick(5999);
+      expect(c.events).toEqual([]);
+      monitor.tick(6000);
+      expect(c.events).toEqual(['ping@6000']);
+    } finally {
+      monitor.stop();
+    }
+  });
+
   it('closes a connection whose subscriptions were taken away once it is idle, without a client frame', () => {
     const { monitor, counts } = monitorOf({ idleTimeoutMs: 1500 });
     const c = fakeConnection(0, 1);

@@ -99,6 +99,12 @@ export class HeartbeatMonitor {
   /** Visits the slots that came due by `now` (ms). */
   tick(now: number): void {
     const last = Math.floor(now / this.#slotMs);
+    if (last < this.#done) {
+      // The clock went back: count slots from here. (Deadlines set before keep their slots and
+      // come due when the clock catches up, as they would have with absolute times.)
+      this.#done = last;
+      return;
+    }
     const first = this.#done + 1;
     if (last < first) return;
     this.#done = last;
