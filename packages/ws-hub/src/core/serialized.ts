@@ -87,6 +87,7 @@ export class SerializedPublication {
   /**
    * The UTF-8 size of {@link SerializedPublication.json} in bytes, computed once (a framed
    * `batch` is written piece by piece from the publications' texts, see `frameBatch`).
+   * @internal
    */
   get jsonBytes(): number {
     if (this.#jsonBytes < 0) this.#jsonBytes = Buffer.byteLength(this.json);
