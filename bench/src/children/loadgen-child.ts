@@ -11,7 +11,6 @@ import {
   DIALECTS,
   type DialectContext,
   newBenchClient,
-  type Position,
   type TrackCounters,
 } from '../loadgen/dialects';
 import { httpHandlers } from '../loadgen/http-clients';

@@ -3,7 +3,7 @@
  * processes, and helpers to start a server process and to take synchronized samples.
  */
 
-import type { LoadgenMark } from '../children/loadgen-child';
+import type { ConnectResult, LoadgenMark } from '../children/loadgen-child';
 import type { ProcessSample } from '../children/server-child';
 import type { ChildHandle } from '../ipc';
 import type { BenchOptions } from '../options';
@@ -181,4 +181,45 @@ export function spread<T>(items: T[], parts: number): T[][] {
     out[i % parts]?.push(item);
   });
   return out;
+}
+
+/**
+ * Connects clients to a server: `channelsPerClient[i]` are client i's channels, spread
+ * round-robin over the load generators. Resolves with each load generator's result, failures
+ * counted in them (the caller decides what a failure means).
+ */
+export async function connectClients(
+  ctx: RunContext,
+  loadgens: ChildHandle[],
+  server: ServerProcess,
+  variant: VariantName,
+  channelsPerClient: string[][],
+  tracking = false,
+): Promise<ConnectResult[]> {
+  const assignments = spread(channelsPerClient, loadgens.length);
+  return Promise.all(
+    loadgens.map((lg, k) =>
+      lg.call<ConnectResult>(
+        'connect',
+        {
+          variant,
+          port: server.port,
+          path: server.path,
+          clients: assignments[k],
+          concurrency: ctx.options.connectConcurrency,
+          tracking,
+          timeoutMs: 30_000,
+        },
+        120_000,
+      ),
+    ),
+  );
+}
+
+/** The number of clients that failed to connect, and the first reason. */
+export function connectFailures(connects: ConnectResult[]): { failed: number; firstError: string | undefined } {
+  return {
+    failed: connects.reduce((a, c) => a + c.failed, 0),
+    firstError: connects.find((c) => c.firstError)?.firstError ?? undefined,
+  };
 }

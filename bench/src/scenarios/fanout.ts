@@ -3,7 +3,6 @@
  * load in turn (fixed rates, then closed-loop max) on the same connections.
  */
 import { join } from 'node:path';
-import type { ConnectResult } from '../children/loadgen-child';
 import type { PublishRunArgs, PublishRunResult } from '../children/publisher-child';
 import type { ProcessSample } from '../children/server-child';
 import type { HotFunction } from '../children/window-profiler';
@@ -11,12 +10,13 @@ import type { Layout, Load } from '../options';
 import { processRssBytes } from '../proc-stats';
 import type { VariantName } from '../servers/types';
 import {
+  connectClients,
+  connectFailures,
   endCycle,
   historySize,
   type RunContext,
   type ServerProcess,
   sleep,
-  spread,
   startServerProcess,
   takeMarks,
 } from './context';
@@ -111,35 +111,20 @@ export async function runFanoutCycle(
     result.idleRss0Bytes = idle0.rssBytes;
     result.idleHeap0Bytes = idle0.heapUsedBytes;
 
-    const assignments = spread(
-      Array.from({ length: n }, (_, i) => [channels[i % channels.length] as string]),
-      loadgens.length,
-    );
     const t0 = performance.now();
-    const connects = await Promise.all(
-      loadgens.map((lg, k) =>
-        lg.call<ConnectResult>(
-          'connect',
-          {
-            variant,
-            port: server?.port,
-            path: server?.path,
-            clients: assignments[k],
-            concurrency: o.connectConcurrency,
-            tracking: false,
-            timeoutMs: 30_000,
-          },
-          120_000,
-        ),
-      ),
+    const connects = await connectClients(
+      ctx,
+      loadgens,
+      server,
+      variant,
+      Array.from({ length: n }, (_, i) => [channels[i % channels.length] as string]),
     );
     result.connectMs = performance.now() - t0;
     phase('connect');
-    result.connectFailed = connects.reduce((a, c) => a + c.failed, 0);
+    const connected = connectFailures(connects);
+    result.connectFailed = connected.failed;
     if (result.connectFailed > 0) {
-      throw new Error(
-        `${result.connectFailed} of ${n} clients failed to connect: ${connects.find((c) => c.firstError)?.firstError}`,
-      );
+      throw new Error(`${result.connectFailed} of ${n} clients failed to connect: ${connected.firstError}`);
     }
     // let handshake garbage and subscriptions settle, then measure idle memory
     await sleep(Math.min(2000, 300 + n / 10));

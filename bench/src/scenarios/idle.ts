@@ -1,18 +1,16 @@
-/**
- * Idle connections: N clients (50 per channel) stay connected and nothing is published, for a
- * few heartbeat intervals. What a server spends on holding them — its protocol pings and pongs,
- * its timers, any pass over its connections — shows as CPU per second and as event-loop blocks:
- * a delivery that arrives during a 100 ms pass waits 100 ms.
- *
- * The servers run with a short heartbeat (`--idle-heartbeat-ms`, 5 s) so that the window holds
- * two full intervals; bare ws sends no pings (it is the floor: what idle sockets cost by
- * themselves).
- */
-import type { ConnectResult } from '../children/loadgen-child';
 import type { ProcessSample } from '../children/server-child';
 import { fmt, median, table } from '../report-stats';
 import type { VariantName } from '../servers/types';
-import { type ChildServer, endCycle, historySize, type RunContext, sleep, spread, startServerProcess } from './context';
+import {
+  type ChildServer,
+  connectClients,
+  connectFailures,
+  endCycle,
+  historySize,
+  type RunContext,
+  sleep,
+  startServerProcess,
+} from './context';
 
 /** One server holding idle connections. */
 export interface IdleResult {
@@ -40,32 +38,17 @@ export async function runIdle(ctx: RunContext, rep: number): Promise<IdleResult[
       server = await startServerProcess(ctx, variant, { heartbeatIntervalMs });
       await ctx.publisher.call('setup', { variant, redisUrl: ctx.redisUrl, historySize: historySize(ctx) }, 30_000);
       const perChannel = ctx.options.clientsPerChannel;
-      const assignments = spread(
-        Array.from({ length: n }, (_, i) => [`bench:idle-${rep}-c${Math.floor(i / perChannel)}`]),
-        loadgens.length,
-      );
-      const connects = await Promise.all(
-        loadgens.map((lg, k) =>
-          lg.call<ConnectResult>(
-            'connect',
-            {
-              variant,
-              port: server?.port,
-              path: server?.path,
-              clients: assignments[k],
-              concurrency: ctx.options.connectConcurrency,
-              tracking: false,
-              timeoutMs: 30_000,
-            },
-            120_000,
-          ),
+      const connected = connectFailures(
+        await connectClients(
+          ctx,
+          loadgens,
+          server,
+          variant,
+          Array.from({ length: n }, (_, i) => [`bench:idle-${rep}-c${Math.floor(i / perChannel)}`]),
         ),
       );
-      const failed = connects.reduce((a, c) => a + c.failed, 0);
-      if (failed)
-        throw new Error(
-          `${failed} of ${n} clients failed to connect: ${connects.find((c) => c.firstError)?.firstError}`,
-        );
+      if (connected.failed)
+        throw new Error(`${connected.failed} of ${n} clients failed to connect: ${connected.firstError}`);
       // the connect burst's garbage is collected before the windows start
       await sleep(1000);
       let last = await server.child.call<ProcessSample>('sample', { resetLoopDelay: true });

@@ -10,7 +10,15 @@ import type { PublishRunArgs, PublishRunResult } from '../children/publisher-chi
 import type { ProcessSample } from '../children/server-child';
 import type { HotFunction } from '../children/window-profiler';
 import { fmt, table } from '../report-stats';
-import { type ChildServer, endCycle, historySize, type RunContext, spread, startServerProcess } from './context';
+import {
+  type ChildServer,
+  connectClients,
+  connectFailures,
+  endCycle,
+  historySize,
+  type RunContext,
+  startServerProcess,
+} from './context';
 
 /** Figures and verdict of one recovery run. */
 export interface RecoveryResult {
@@ -125,26 +133,17 @@ export async function runRecovery(ctx: RunContext, rep: number): Promise<Recover
       30_000,
     );
     await all('resetCounters', {});
-    const assignments = spread(
-      Array.from({ length: n }, () => [channel]),
-      loadgens.length,
-    );
-    const connects = await Promise.all(
-      loadgens.map((lg, k) =>
-        lg.call<ConnectResult>('connect', {
-          variant: 'taskpulse',
-          port: server?.port,
-          path: server?.path,
-          clients: assignments[k],
-          concurrency: ctx.options.connectConcurrency,
-          tracking: true,
-          timeoutMs: 30_000,
-        }),
+    const connected = connectFailures(
+      await connectClients(
+        ctx,
+        loadgens,
+        server,
+        'taskpulse',
+        Array.from({ length: n }, () => [channel]),
+        true,
       ),
     );
-    const failed = connects.reduce((a, c) => a + c.failed, 0);
-    if (failed)
-      throw new Error(`${failed} clients failed to connect: ${connects.find((c) => c.firstError)?.firstError}`);
+    if (connected.failed) throw new Error(`${connected.failed} clients failed to connect: ${connected.firstError}`);
 
     // every client sees a few publications first, so each has a position to resume from
     const warm = 10;
