@@ -1,3 +1,13 @@
+/**
+ * Idle connections: N clients (50 per channel) stay connected and nothing is published, for a
+ * few heartbeat intervals. What a server spends on holding them — its protocol pings and pongs,
+ * its timers, any pass over its connections — shows as CPU per second and as event-loop blocks:
+ * a delivery that arrives during a 100 ms pass waits 100 ms.
+ *
+ * The servers run with a short heartbeat (`--idle-heartbeat-ms`, 5 s) so that the window holds
+ * two full intervals; bare ws sends no pings (it is the floor: what idle sockets cost by
+ * themselves).
+ */
 import type { ProcessSample } from '../children/server-child';
 import { fmt, median, table } from '../report-stats';
 import type { VariantName } from '../servers/types';
