@@ -186,7 +186,7 @@ export function spread<T>(items: T[], parts: number): T[][] {
 /**
  * Connects clients to a server: `channelsPerClient[i]` are client i's channels, spread
  * round-robin over the load generators. Resolves with each load generator's result, failures
- * counted in them (the caller decides what a failure means).
+ * counted in them ({@link failedConnects}, {@link assertConnected}).
  */
 export async function connectClients(
   ctx: RunContext,
@@ -216,10 +216,15 @@ export async function connectClients(
   );
 }
 
-/** The number of clients that failed to connect, and the first reason. */
-export function connectFailures(connects: ConnectResult[]): { failed: number; firstError: string | undefined } {
-  return {
-    failed: connects.reduce((a, c) => a + c.failed, 0),
-    firstError: connects.find((c) => c.firstError)?.firstError ?? undefined,
-  };
+/** The clients that failed to connect. */
+export function failedConnects(connects: ConnectResult[]): number {
+  return connects.reduce((a, c) => a + c.failed, 0);
+}
+
+/** Throws, naming how many of `n` clients failed and the first reason, when any did. */
+export function assertConnected(connects: ConnectResult[], n: number): void {
+  const failed = failedConnects(connects);
+  if (failed > 0) {
+    throw new Error(`${failed} of ${n} clients failed to connect: ${connects.find((c) => c.firstError)?.firstError}`);
+  }
 }

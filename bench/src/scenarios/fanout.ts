@@ -10,9 +10,10 @@ import type { Layout, Load } from '../options';
 import { processRssBytes } from '../proc-stats';
 import type { VariantName } from '../servers/types';
 import {
+  assertConnected,
   connectClients,
-  connectFailures,
   endCycle,
+  failedConnects,
   historySize,
   type RunContext,
   type ServerProcess,
@@ -121,11 +122,8 @@ export async function runFanoutCycle(
     );
     result.connectMs = performance.now() - t0;
     phase('connect');
-    const connected = connectFailures(connects);
-    result.connectFailed = connected.failed;
-    if (result.connectFailed > 0) {
-      throw new Error(`${result.connectFailed} of ${n} clients failed to connect: ${connected.firstError}`);
-    }
+    result.connectFailed = failedConnects(connects);
+    assertConnected(connects, n);
     // let handshake garbage and subscriptions settle, then measure idle memory
     await sleep(Math.min(2000, 300 + n / 10));
     const idle = await gcSample(server);

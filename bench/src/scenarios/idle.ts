@@ -12,9 +12,9 @@ import type { ProcessSample } from '../children/server-child';
 import { fmt, median, table } from '../report-stats';
 import type { VariantName } from '../servers/types';
 import {
+  assertConnected,
   type ChildServer,
   connectClients,
-  connectFailures,
   endCycle,
   historySize,
   type RunContext,
@@ -48,7 +48,7 @@ export async function runIdle(ctx: RunContext, rep: number): Promise<IdleResult[
       server = await startServerProcess(ctx, variant, { heartbeatIntervalMs });
       await ctx.publisher.call('setup', { variant, redisUrl: ctx.redisUrl, historySize: historySize(ctx) }, 30_000);
       const perChannel = ctx.options.clientsPerChannel;
-      const connected = connectFailures(
+      assertConnected(
         await connectClients(
           ctx,
           loadgens,
@@ -56,9 +56,8 @@ export async function runIdle(ctx: RunContext, rep: number): Promise<IdleResult[
           variant,
           Array.from({ length: n }, (_, i) => [`bench:idle-${rep}-c${Math.floor(i / perChannel)}`]),
         ),
+        n,
       );
-      if (connected.failed)
-        throw new Error(`${connected.failed} of ${n} clients failed to connect: ${connected.firstError}`);
       // the connect burst's garbage is collected before the windows start
       await sleep(1000);
       let last = await server.child.call<ProcessSample>('sample', { resetLoopDelay: true });

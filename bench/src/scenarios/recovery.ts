@@ -11,9 +11,9 @@ import type { ProcessSample } from '../children/server-child';
 import type { HotFunction } from '../children/window-profiler';
 import { fmt, table } from '../report-stats';
 import {
+  assertConnected,
   type ChildServer,
   connectClients,
-  connectFailures,
   endCycle,
   historySize,
   type RunContext,
@@ -133,7 +133,7 @@ export async function runRecovery(ctx: RunContext, rep: number): Promise<Recover
       30_000,
     );
     await all('resetCounters', {});
-    const connected = connectFailures(
+    assertConnected(
       await connectClients(
         ctx,
         loadgens,
@@ -142,8 +142,8 @@ export async function runRecovery(ctx: RunContext, rep: number): Promise<Recover
         Array.from({ length: n }, () => [channel]),
         true,
       ),
+      n,
     );
-    if (connected.failed) throw new Error(`${connected.failed} clients failed to connect: ${connected.firstError}`);
 
     // every client sees a few publications first, so each has a position to resume from
     const warm = 10;

@@ -4,6 +4,9 @@
  */
 import type { Publication, PublicationMessage } from '@taskpulse/protocol';
 
+/** The start of a `publication` frame; the publication's text follows without its `{`. */
+const FRAME_OPEN = '{"type":"publication",';
+
 /**
  * A publication with its JSON, shared by every subscriber of a hub process. Built from a broker
  * message, `json` is the text the publisher wrote (passed through, never re-serialized) and `pub`
@@ -32,7 +35,6 @@ export class SerializedPublication {
   #message: PublicationMessage | undefined;
   #json: string | undefined;
   #frame: string | undefined;
-  #frameBytes = -1;
   #jsonBytes = -1;
 
   /**
@@ -71,17 +73,17 @@ export class SerializedPublication {
 
   /** The `publication` frame: `{"type":"publication","channel":…}`. */
   get frame(): string {
-    if (this.#frame === undefined) this.#frame = `{"type":"publication",${this.json.slice(1)}`;
+    if (this.#frame === undefined) this.#frame = `${FRAME_OPEN}${this.json.slice(1)}`;
     return this.#frame;
   }
 
   /**
-   * The UTF-8 size of {@link SerializedPublication.frame} in bytes, computed once and shared by
-   * every connection that queues it (the outbound queue's byte accounting).
+   * The UTF-8 size of {@link SerializedPublication.frame} in bytes, shared by every connection
+   * that queues it (the outbound queue's byte accounting): the text's size plus the ASCII
+   * `"type"` member, without building the frame (a batched publication never needs it).
    */
   get frameBytes(): number {
-    if (this.#frameBytes < 0) this.#frameBytes = Buffer.byteLength(this.frame);
-    return this.#frameBytes;
+    return this.jsonBytes + FRAME_OPEN.length - 1;
   }
 
   /**

@@ -78,11 +78,9 @@ export class HeartbeatMonitor {
     return n;
   }
 
-  /** Watches a connection (once it has its session). */
+  /** Watches a connection (once, when it has its session). */
   add(connection: WsConnection, now = Date.now()): void {
-    if (connection.heartbeatSlot >= 0) this.remove(connection);
-    if (connection.closing) return;
-    this.#schedule(connection, now);
+    if (!connection.closing) this.#schedule(connection, now);
   }
 
   /** Stops watching a connection (it closed). */
