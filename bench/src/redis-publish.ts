@@ -1,7 +1,8 @@
 /**
  * Publish throughput of `@taskpulse/redis-bridge` against a plain `PUBLISH` of the same payload
- * (the floor of overhead: one Redis command, no history), plus subscriber delivery throughput, on
- * a private redis-server on loopback. Besides rates, it reports CPU time per operation of the
+ * (the floor of overhead: one Redis command, no history), subscriber delivery throughput, and the
+ * latency from the publish call to a pub/sub subscriber at the fan-out benchmark's rate of 200
+ * publications a second, on a private redis-server on loopback. Besides rates, it reports CPU time per operation of the
  * redis-server process and of this Node process, which a busy machine disturbs far less than
  * wall-clock rates. Not a test: nothing here gates CI.
  *
@@ -10,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { createPublisher, createSubscriber } from '@taskpulse/redis-bridge';
+import { channelKeys, createPublisher, createSubscriber } from '@taskpulse/redis-bridge';
 import { type RedisServer, startRedis, uniqueId } from '@taskpulse/testkit';
 import { Redis } from 'ioredis';
 
@@ -44,9 +45,20 @@ export interface BenchRow {
   nodeCpuUs: number[];
 }
 
+/** Latency from the publish call to the message at a pub/sub subscriber, per repetition. */
+export interface LatencyRow {
+  variant: BenchRow['variant'];
+  /** µs, one per repetition. */
+  p50Us: number[];
+  /** µs, one per repetition. */
+  p99Us: number[];
+}
+
 /** Result of {@link runRedisPublishBench}. */
 export interface RedisPublishBenchResult {
   rows: BenchRow[];
+  /** Publish → subscriber latency at {@link PACED_RATE} publications a second. */
+  latency: LatencyRow[];
   /** The Markdown table printed at the end. */
   table: string;
   /** Size of one serialized publication, in bytes. */
@@ -61,8 +73,9 @@ interface Outcome {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The data of one publication: a task-progress update like seed 001's (~200 bytes serialized). */
-function progressData(i: number) {
+function progressData(i: number, t?: number) {
   return {
+    ...(t === undefined ? {} : { t }),
     task_id: '8f2c9a41',
     progress: i % 101,
     message: `processing item ${i} of 1000`,
@@ -72,9 +85,41 @@ function progressData(i: number) {
 }
 
 /** The text a taskpulse publication of that data has on the wire, for the plain PUBLISH baseline. */
-function plainPayload(i: number): string {
+function plainPayload(i: number, t?: number): string {
   const publication = { channel: 'task:bench', offset: i, epoch: 'AbCdEfGhIjK', event: 'progress' };
-  return JSON.stringify({ ...publication, data: progressData(i), ts: Date.now() });
+  return JSON.stringify({ ...publication, data: progressData(i, t), ts: Date.now() });
+}
+
+/** Publications per second of the latency measurement: the fan-out benchmark's 50-per-channel @10k rate. */
+export const PACED_RATE = 200;
+
+/** The `"t":` member {@link paced} puts in each payload: the publish call's time, ms. */
+const T_KEY = '"t":';
+
+/**
+ * Publishes one message every 1000 / {@link PACED_RATE} ms for `durationMs` (not waiting for the
+ * replies) and returns the latencies, µs, from each publish call to its arrival at the subscriber
+ * (`arrivals` gets the time in each message and the time it came).
+ */
+async function paced(
+  durationMs: number,
+  publish: (i: number, t: number) => Promise<unknown>,
+  arrivals: number[],
+): Promise<number[]> {
+  arrivals.length = 0;
+  const count = Math.round((durationMs * PACED_RATE) / 1000);
+  for (let i = 0; i < count; i++) {
+    void publish(i, performance.now()).catch(() => undefined);
+    await sleep(1000 / PACED_RATE);
+  }
+  await sleep(100);
+  return arrivals.slice().sort((a, b) => a - b);
+}
+
+function percentile(sorted: number[], q: number): number {
+  return sorted.length === 0
+    ? Number.NaN
+    : (sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] as number);
 }
 
 /** Runs `op` sequentially until `durationMs` has passed. */
@@ -187,9 +232,23 @@ function renderTable(rows: BenchRow[], concurrency: number): string {
   ].join('\n');
 }
 
+/** The latency table: median [min–max] of the repetitions' p50 and p99. */
+function renderLatency(latency: LatencyRow[]): string {
+  const cells = (v: BenchRow['variant']) => {
+    const row = latency.find((r) => r.variant === v);
+    return row ? `${spread(row.p50Us)} | ${spread(row.p99Us)}` : '— | —';
+  };
+  return [
+    `| publish call → pub/sub subscriber, ${PACED_RATE} publications/s | p50 µs | p99 µs |`,
+    '| --- | ---: | ---: |',
+    `| plain PUBLISH | ${cells('plain')} |`,
+    `| taskpulse publish | ${cells('taskpulse')} |`,
+  ].join('\n');
+}
+
 /**
  * Measures publish and delivery throughput, taskpulse vs plain PUBLISH, on one Redis connection
- * each. Bounded: about `8 × reps × durationMs` plus setup (≈ 40 s with the defaults).
+ * each. Bounded: about `10 × reps × durationMs` plus setup (≈ 50 s with the defaults).
  */
 export async function runRedisPublishBench(options: RedisPublishBenchOptions = {}): Promise<RedisPublishBenchResult> {
   const durationMs = options.durationMs ?? 1500;
@@ -207,6 +266,14 @@ export async function runRedisPublishBench(options: RedisPublishBenchOptions = {
   const pipedPublisher = createPublisher({ redis: piped, prefix, namespaces });
   const subscriber = createSubscriber({ redis: client, prefix, namespaces });
   const rows = new Map<string, BenchRow>();
+  const latency = new Map<BenchRow['variant'], LatencyRow>();
+  /** Latencies (µs) of the paced measurement running now. */
+  const arrivals: number[] = [];
+  /** µs from the `t` in a message to now. */
+  const arrivalUs = (message: string) => {
+    const at = message.indexOf(T_KEY) + T_KEY.length;
+    return (performance.now() - Number.parseFloat(message.slice(at, message.indexOf(',', at)))) * 1000;
+  };
   try {
     const info = await client.info('server');
     const redisPid = Number(/process_id:(\d+)/.exec(info)?.[1]);
@@ -266,6 +333,58 @@ export async function runRedisPublishBench(options: RedisPublishBenchOptions = {
         () => concurrent(durationMs, window, (i) => piped.publish(`${prefix}plain-pipe`, plainPayload(i))),
         () => concurrent(durationMs, window, (i) => pipedPublisher.publish(`${ch}-pipe`, 'progress', progressData(i))),
       );
+      // Latency at the fan-out benchmark's publication rate: what the publish path adds before a
+      // hub (any subscriber of the pub/sub channel) can see a publication.
+      const latencyPair: Array<[BenchRow['variant'], () => Promise<number[]>]> = [
+        [
+          'plain',
+          async () => {
+            const channel = `${prefix}plain-latency-${rep}`;
+            const onMessage = (c: string, message: string) => {
+              if (c === channel) arrivals.push(arrivalUs(message));
+            };
+            subClient.on('message', onMessage);
+            await subClient.subscribe(channel);
+            const out = await paced(durationMs, (i, t) => client.publish(channel, plainPayload(i, t)), arrivals);
+            await subClient.unsubscribe(channel);
+            subClient.off('message', onMessage);
+            return out;
+          },
+        ],
+        [
+          'taskpulse',
+          async () => {
+            const channel = `${ch}-latency`;
+            // The raw pub/sub channel, as a hub's subscriber connection receives it.
+            const pubsub = channelKeys(prefix, channel).pubsub;
+            const onMessage = (c: string, message: string) => {
+              if (c === pubsub) arrivals.push(arrivalUs(message));
+            };
+            subClient.on('message', onMessage);
+            await subClient.subscribe(pubsub);
+            const out = await paced(
+              durationMs,
+              (i, t) => publisher.publish(channel, 'progress', progressData(i, t)),
+              arrivals,
+            );
+            await subClient.unsubscribe(pubsub);
+            subClient.off('message', onMessage);
+            return out;
+          },
+        ],
+      ];
+      if (rep % 2 === 0) latencyPair.reverse();
+      for (const [variant, run] of latencyPair) {
+        const sorted = await run();
+        if (sorted.length === 0) throw new Error(`latency (${variant}): no publication reached the subscriber`);
+        const row = latency.get(variant) ?? { variant, p50Us: [], p99Us: [] };
+        latency.set(variant, row);
+        row.p50Us.push(percentile(sorted, 0.5));
+        row.p99Us.push(percentile(sorted, 0.99));
+        log(
+          `  latency @${PACED_RATE}/s     ${variant.padEnd(9)} p50 ${fmt(percentile(sorted, 0.5))} µs, p99 ${fmt(percentile(sorted, 0.99))} µs (${sorted.length} received)`,
+        );
+      }
       await pair(
         'delivery',
         async () => {
@@ -299,7 +418,13 @@ export async function runRedisPublishBench(options: RedisPublishBenchOptions = {
       );
     }
     const all = [...rows.values()];
-    return { rows: all, table: renderTable(all, window), payloadBytes };
+    const latencyRows = [...latency.values()];
+    return {
+      rows: all,
+      latency: latencyRows,
+      table: `${renderTable(all, window)}\n\n${renderLatency(latencyRows)}`,
+      payloadBytes,
+    };
   } finally {
     await subscriber.close();
     await publisher.close();

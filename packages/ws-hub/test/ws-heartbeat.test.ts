@@ -1,5 +1,5 @@
 import { CloseCode } from '@taskpulse/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { firstPingDelay, HeartbeatMonitor, slotMsFor } from '../src/ws/heartbeat';
 import type { WsConnection } from '../src/ws/ws-connection';
@@ -253,6 +253,54 @@ describe('HeartbeatMonitor (clock driven)', () => {
       monitor.tick(1500);
       expect(c.events.slice(-2)).toEqual(['error:idle_timeout', `close:${CloseCode.Timeout}`]);
       expect(counts.idle).toBe(1);
+    } finally {
+      monitor.stop();
+    }
+  });
+
+  it('runs its timer only while it holds a connection', () => {
+    vi.useFakeTimers({ now: 0 });
+    const { monitor, counts } = monitorOf({ idleTimeoutMs: 0 });
+    try {
+      expect(vi.getTimerCount()).toBe(0); // no connection: nothing wakes the hub
+      const a = fakeConnection(0);
+      monitor.add(a.asWs, 0);
+      expect(vi.getTimerCount()).toBe(1);
+      monitor.remove(a.asWs);
+      expect(vi.getTimerCount()).toBe(0);
+      // Added again after a quiet minute, it is pinged one interval later, then cut without a pong;
+      // the wheel is empty again and so is the timer list.
+      vi.setSystemTime(60_000);
+      const b = fakeConnection(60_000);
+      monitor.add(b.asWs, 60_000);
+      vi.advanceTimersByTime(1000);
+      expect(b.events).toEqual(['ping@61000']);
+      vi.advanceTimersByTime(400);
+      expect(b.events).toEqual(['ping@61000', `terminate:${CloseCode.Timeout}`]);
+      expect(counts.dead).toBe(1);
+      expect(monitor.size).toBe(0);
+      expect(vi.getTimerCount()).toBe(0);
+      // Once stopped (the binding closed), a late add starts nothing.
+      monitor.stop();
+      monitor.add(fakeConnection(61_400).asWs, 61_400);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      monitor.stop();
+      vi.useRealTimers();
+    }
+  });
+
+  it('counts from the clock when a connection comes to an empty wheel after the clock went back', () => {
+    const { monitor } = monitorOf({ idleTimeoutMs: 0 }, 3_600_000);
+    try {
+      monitor.tick(3_600_000);
+      // No timer ran while the wheel was empty; the wall clock was stepped back an hour meanwhile.
+      const c = fakeConnection(0);
+      monitor.add(c.asWs, 0);
+      monitor.tick(999);
+      expect(c.events).toEqual([]);
+      monitor.tick(1000);
+      expect(c.events).toEqual(['ping@1000']);
     } finally {
       monitor.stop();
     }

@@ -11,7 +11,8 @@
  * the wheel; when its slot comes due the connection is checked against the clock and put in the
  * slot of its next deadline. The slots are short (at most 100 ms), so the pings of a burst of
  * connections go out in small groups instead of one long pass; with the first ping's jitter
- * ({@link firstPingDelay}) they spread over half an interval.
+ * ({@link firstPingDelay}) they spread over half an interval. The timer runs only while the wheel
+ * holds a connection: a hub without WebSocket connections is not woken ten times a second.
  * @module
  */
 import { CloseCode } from '@taskpulse/protocol';
@@ -55,20 +56,21 @@ export class HeartbeatMonitor {
   readonly #slotMs: number;
   /** Connections by the slot of their next deadline (slot = ceil(deadline / slotMs)). */
   readonly #slots = new Map<number, Set<WsConnection>>();
-  readonly #timer: ReturnType<typeof setInterval>;
+  /** The shared timer, while the wheel holds a connection. */
+  #timer: ReturnType<typeof setInterval> | undefined = undefined;
+  #stopped = false;
   /** The last slot visited. */
   #done: number;
 
   /**
-   * Starts the shared timer (unref'd: it never keeps the process alive).
+   * The shared timer starts with the first connection in the wheel and stops when the wheel is
+   * empty (unref'd: it never keeps the process alive).
    * @param now - the clock at start (ms), for tests driving {@link HeartbeatMonitor.tick}
    */
   constructor(options: HeartbeatOptions, now = Date.now()) {
     this.#options = options;
     this.#slotMs = slotMsFor(options);
     this.#done = Math.floor(now / this.#slotMs);
-    this.#timer = setInterval(() => this.tick(Date.now()), this.#slotMs);
-    this.#timer.unref?.();
   }
 
   /** Connections in the wheel. */
@@ -92,6 +94,7 @@ export class HeartbeatMonitor {
     if (due === undefined) return;
     due.delete(connection);
     if (due.size === 0) this.#slots.delete(slot);
+    this.#disarmWhenEmpty();
   }
 
   /** Visits the slots that came due by `now` (ms). */
@@ -108,16 +111,34 @@ export class HeartbeatMonitor {
     this.#done = last;
     if (last - first < this.#slots.size) {
       for (let slot = first; slot <= last; slot++) this.#visit(slot, now);
-      return;
+    } else {
+      // A long gap (a stalled loop, a clock jump, a wheel that was empty): visit the stored slots,
+      // not every number between.
+      const due = [...this.#slots.keys()].filter((slot) => slot <= last).sort((a, b) => a - b);
+      for (const slot of due) this.#visit(slot, now);
     }
-    // A long gap (a stalled loop, a clock jump): visit the stored slots, not every number between.
-    const due = [...this.#slots.keys()].filter((slot) => slot <= last).sort((a, b) => a - b);
-    for (const slot of due) this.#visit(slot, now);
+    this.#disarmWhenEmpty();
   }
 
-  /** Stops the timer. */
+  /** Stops the timer for good (the binding closed). */
   stop(): void {
+    this.#stopped = true;
     clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Starts the shared timer when the wheel gets its first connection. */
+  #arm(): void {
+    if (this.#timer !== undefined || this.#stopped) return;
+    this.#timer = setInterval(() => this.tick(Date.now()), this.#slotMs);
+    this.#timer.unref?.();
+  }
+
+  /** Stops the shared timer when no connection is left to look at. */
+  #disarmWhenEmpty(): void {
+    if (this.#timer === undefined || this.#slots.size > 0) return;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
   }
 
   #visit(slot: number, now: number): void {
@@ -175,6 +196,8 @@ export class HeartbeatMonitor {
       if (idleAt < due) due = idleAt;
     }
     if (due === Number.POSITIVE_INFINITY) return;
+    // An empty wheel has no timer and no ticks: count from now (the clock may have moved either way).
+    if (this.#timer === undefined && this.#slots.size === 0) this.#done = Math.floor(now / this.#slotMs);
     const slot = Math.max(Math.ceil(due / this.#slotMs), this.#done + 1);
     let set = this.#slots.get(slot);
     if (set === undefined) {
@@ -183,5 +206,6 @@ export class HeartbeatMonitor {
     }
     set.add(connection);
     connection.heartbeatSlot = slot;
+    this.#arm();
   }
 }
