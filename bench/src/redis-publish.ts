@@ -2,9 +2,9 @@
  * Publish throughput of `@taskpulse/redis-bridge` against a plain `PUBLISH` of the same payload
  * (the floor of overhead: one Redis command, no history), subscriber delivery throughput, and the
  * latency from the publish call to a pub/sub subscriber at the fan-out benchmark's rate of 200
- * publications a second, on a private redis-server on loopback. Besides rates, it reports CPU time per operation of the
- * redis-server process and of this Node process, which a busy machine disturbs far less than
- * wall-clock rates. Not a test: nothing here gates CI.
+ * publications a second, on a private redis-server on loopback. Besides rates, it reports CPU
+ * time per operation of the redis-server process and of this Node process, which a busy machine
+ * disturbs far less than wall-clock rates. Not a test: nothing here gates CI.
  *
  * Alone:  node --conditions=@taskpulse/source --import tsx bench/src/redis-publish.ts [--quick]
  * From a runner: `await runRedisPublishBench({ redisUrl, log })`.
@@ -98,8 +98,8 @@ const T_KEY = '"t":';
 
 /**
  * Publishes one message every 1000 / {@link PACED_RATE} ms for `durationMs` (not waiting for the
- * replies) and returns the latencies, µs, from each publish call to its arrival at the subscriber
- * (`arrivals` gets the time in each message and the time it came).
+ * replies) and returns the latencies, µs, from each publish call to its arrival at the subscriber,
+ * sorted (the subscriber's handler pushes each message's latency to `arrivals`).
  */
 async function paced(
   durationMs: number,
