@@ -97,23 +97,36 @@ export const PACED_RATE = 200;
 const T_KEY = '"t":';
 
 /**
- * Publishes one message every 1000 / {@link PACED_RATE} ms for `durationMs` (not waiting for the
- * replies) and returns the latencies, µs, from each publish call to its arrival at the subscriber,
- * sorted (the subscriber's handler pushes each message's latency to `arrivals`).
+ * Listens on the pub/sub channel `listenOn` with `sub`, publishes one message every
+ * 1000 / {@link PACED_RATE} ms for `durationMs` (not waiting for the replies), and returns the
+ * latencies, µs, from each publish call to the message's arrival, sorted.
  */
 async function paced(
+  sub: Redis,
+  listenOn: string,
   durationMs: number,
   publish: (i: number, t: number) => Promise<unknown>,
-  arrivals: number[],
 ): Promise<number[]> {
-  arrivals.length = 0;
-  const count = Math.round((durationMs * PACED_RATE) / 1000);
-  for (let i = 0; i < count; i++) {
-    void publish(i, performance.now()).catch(() => undefined);
-    await sleep(1000 / PACED_RATE);
+  const latencies: number[] = [];
+  const onMessage = (channel: string, message: string) => {
+    if (channel !== listenOn) return;
+    const at = message.indexOf(T_KEY) + T_KEY.length;
+    latencies.push((performance.now() - Number.parseFloat(message.slice(at, message.indexOf(',', at)))) * 1000);
+  };
+  sub.on('message', onMessage);
+  await sub.subscribe(listenOn);
+  try {
+    const count = Math.round((durationMs * PACED_RATE) / 1000);
+    for (let i = 0; i < count; i++) {
+      void publish(i, performance.now()).catch(() => undefined);
+      await sleep(1000 / PACED_RATE);
+    }
+    await sleep(100);
+  } finally {
+    await sub.unsubscribe(listenOn);
+    sub.off('message', onMessage);
   }
-  await sleep(100);
-  return arrivals.slice().sort((a, b) => a - b);
+  return latencies.sort((a, b) => a - b);
 }
 
 function percentile(sorted: number[], q: number): number {
@@ -267,13 +280,6 @@ export async function runRedisPublishBench(options: RedisPublishBenchOptions = {
   const subscriber = createSubscriber({ redis: client, prefix, namespaces });
   const rows = new Map<string, BenchRow>();
   const latency = new Map<BenchRow['variant'], LatencyRow>();
-  /** Latencies (µs) of the paced measurement running now. */
-  const arrivals: number[] = [];
-  /** µs from the `t` in a message to now. */
-  const arrivalUs = (message: string) => {
-    const at = message.indexOf(T_KEY) + T_KEY.length;
-    return (performance.now() - Number.parseFloat(message.slice(at, message.indexOf(',', at)))) * 1000;
-  };
   try {
     const info = await client.info('server');
     const redisPid = Number(/process_id:(\d+)/.exec(info)?.[1]);
@@ -335,54 +341,34 @@ export async function runRedisPublishBench(options: RedisPublishBenchOptions = {
       );
       // Latency at the fan-out benchmark's publication rate: what the publish path adds before a
       // hub (any subscriber of the pub/sub channel) can see a publication.
+      const plainLatency = `${prefix}plain-latency-${rep}`;
+      const taskpulseLatency = `${ch}-latency`;
       const latencyPair: Array<[BenchRow['variant'], () => Promise<number[]>]> = [
         [
           'plain',
-          async () => {
-            const channel = `${prefix}plain-latency-${rep}`;
-            const onMessage = (c: string, message: string) => {
-              if (c === channel) arrivals.push(arrivalUs(message));
-            };
-            subClient.on('message', onMessage);
-            await subClient.subscribe(channel);
-            const out = await paced(durationMs, (i, t) => client.publish(channel, plainPayload(i, t)), arrivals);
-            await subClient.unsubscribe(channel);
-            subClient.off('message', onMessage);
-            return out;
-          },
+          () => paced(subClient, plainLatency, durationMs, (i, t) => client.publish(plainLatency, plainPayload(i, t))),
         ],
         [
           'taskpulse',
-          async () => {
-            const channel = `${ch}-latency`;
-            // The raw pub/sub channel, as a hub's subscriber connection receives it.
-            const pubsub = channelKeys(prefix, channel).pubsub;
-            const onMessage = (c: string, message: string) => {
-              if (c === pubsub) arrivals.push(arrivalUs(message));
-            };
-            subClient.on('message', onMessage);
-            await subClient.subscribe(pubsub);
-            const out = await paced(
-              durationMs,
-              (i, t) => publisher.publish(channel, 'progress', progressData(i, t)),
-              arrivals,
-            );
-            await subClient.unsubscribe(pubsub);
-            subClient.off('message', onMessage);
-            return out;
-          },
+          // The raw pub/sub channel, as a hub's subscriber connection receives it.
+          () =>
+            paced(subClient, channelKeys(prefix, taskpulseLatency).pubsub, durationMs, (i, t) =>
+              publisher.publish(taskpulseLatency, 'progress', progressData(i, t)),
+            ),
         ],
       ];
       if (rep % 2 === 0) latencyPair.reverse();
       for (const [variant, run] of latencyPair) {
         const sorted = await run();
         if (sorted.length === 0) throw new Error(`latency (${variant}): no publication reached the subscriber`);
+        const p50 = percentile(sorted, 0.5);
+        const p99 = percentile(sorted, 0.99);
         const row = latency.get(variant) ?? { variant, p50Us: [], p99Us: [] };
         latency.set(variant, row);
-        row.p50Us.push(percentile(sorted, 0.5));
-        row.p99Us.push(percentile(sorted, 0.99));
+        row.p50Us.push(p50);
+        row.p99Us.push(p99);
         log(
-          `  latency @${PACED_RATE}/s     ${variant.padEnd(9)} p50 ${fmt(percentile(sorted, 0.5))} µs, p99 ${fmt(percentile(sorted, 0.99))} µs (${sorted.length} received)`,
+          `  latency @${PACED_RATE}/s     ${variant.padEnd(9)} p50 ${fmt(p50)} µs, p99 ${fmt(p99)} µs (${sorted.length} received)`,
         );
       }
       await pair(
