@@ -164,6 +164,14 @@ describe('examples/test-queue-rooms (real Redis, BullMQ workers, socket.io-clien
             ),
           `${queueEnd} of ${id}`,
         );
+        // so do the history update and the user's notification, published on their own channels
+        // when the run ends
+        await waitUntil(
+          () =>
+            got.some((e) => e.channel === 'test-history-updates' && (e.data as { testId: string }).testId === id) &&
+            got.some((e) => e.channel === 'user-notifications-demo' && (e.data as { testId: string }).testId === id),
+          `history update and notification of ${id}`,
+        );
         const room = got.filter((e) => e.channel === `test-progress-${id}`);
         expect(room[0]?.event).toBe('test:started');
         expect(room.at(-1)?.event).toBe(last);
