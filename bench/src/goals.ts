@@ -3,7 +3,8 @@
  * of the fan-out goals are taskpulse ÷ peer within each repetition (so drift between repetitions
  * cancels), then the median over repetitions; a goal stated "at every N" is met only when it holds
  * at every N the run measured. `taskpulse-unverified` (the same hub, `verifyLiveMessages: false`)
- * is shown beside as information; the verdicts judge `taskpulse`.
+ * is shown beside as information; the verdicts judge `taskpulse`. `ws-scripted` (bare ws fed by
+ * taskpulse's publisher) splits the p99 ratio into the publish path's part and the hub's.
  */
 import type { Layout, Load } from './options';
 import { fmt, median, pickLoad, ratios, table } from './report-stats';
@@ -17,6 +18,7 @@ type Verdict = 'met' | 'NOT met' | 'n/a' | 'info';
 
 const SUBJECT: VariantName = 'taskpulse';
 const UNVERIFIED: VariantName = 'taskpulse-unverified';
+const SCRIPTED: VariantName = 'ws-scripted';
 
 function kN(n: number): string {
   return n >= 1000 && n % 1000 === 0 ? `${n / 1000}k` : String(n);
@@ -104,6 +106,26 @@ export function goalsReport(run: SavedRun): string {
         has(UNVERIFIED) ? cells(un) : '—',
         judged ? combine(tp.map((c) => c.ok)) : 'info',
       );
+    }
+  }
+
+  // 2, split: bare ws fed by taskpulse's publisher (`ws-scripted`) gets the same Redis messages
+  // as the hub, so ws-scripted ÷ ws is what the publish path adds and taskpulse ÷ ws-scripted what
+  // the hub adds (information)
+  if (has(SCRIPTED)) {
+    for (const layout of o.layouts) {
+      for (const load of fixed.filter((l) => l === 10_000)) {
+        const metric = pickLoad(load, (l: LoadResult) => l.p99Us);
+        const path = perN(run.cycles, o.sizes, layout, 'ws', SCRIPTED, metric, null);
+        const hub = perN(run.cycles, o.sizes, layout, SCRIPTED, SUBJECT, metric, null);
+        const hubUn = perN(run.cycles, o.sizes, layout, SCRIPTED, UNVERIFIED, metric, null);
+        row(
+          `2a. p99 split, ${layoutName(layout, o.clientsPerChannel)}, @${loadName(load)}: bare ws fed by taskpulse's publisher ÷ bare ws (the publish path); taskpulse ÷ that (the hub)`,
+          `path ${cells(path)}; hub ${cells(hub)}`,
+          has(UNVERIFIED) ? `hub ${cells(hubUn)}` : '—',
+          'info',
+        );
+      }
     }
   }
 

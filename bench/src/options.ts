@@ -66,7 +66,8 @@ const HELP = `npm run bench [-- options]
   --sizes 1000,5000  connection counts
   --layouts one,many all clients on one channel / --clients-per-channel clients per channel
   --loads 10000,max  offered deliveries/s, or max (closed loop)
-  --variants ws,socketio,taskpulse,taskpulse-unverified   (taskpulse-unverified: verifyLiveMessages off)
+  --variants ws,ws-scripted,socketio,taskpulse,taskpulse-unverified   (ws-scripted: bare ws fed by
+                     taskpulse's publisher; taskpulse-unverified: verifyLiveMessages off)
   --reps 2           repetitions (variants interleaved, order rotated per repetition)
   --measure-ms 3000  measured window per load (after --warmup-ms)
   --loadgens 2       load-generator processes

@@ -22,7 +22,7 @@ import { type IdleResult, idleLine, runIdle } from './scenarios/idle';
 import { type RecoveryResult, runRecovery } from './scenarios/recovery';
 import { runWorkers, type WorkersResult } from './scenarios/workers';
 import { loadTaskpulse } from './servers/taskpulse-server';
-import { isTaskpulse, type VariantName } from './servers/types';
+import { needsTaskpulse, type VariantName } from './servers/types';
 import { renderSizes, runSizeBench } from './size';
 import { killAllChildrenSync, planFdLimit, spawnChild } from './spawn';
 
@@ -170,7 +170,7 @@ async function main(): Promise<number> {
 
   let taskpulseUnavailable: string | null = null;
   const wantsTaskpulse =
-    opts.variants.some(isTaskpulse) || opts.recovery.enabled || opts.http.enabled || opts.workers.enabled;
+    opts.variants.some(needsTaskpulse) || opts.recovery.enabled || opts.http.enabled || opts.workers.enabled;
   if (wantsTaskpulse) {
     try {
       await loadTaskpulse();
@@ -179,7 +179,7 @@ async function main(): Promise<number> {
       log(`taskpulse: not available: ${taskpulseUnavailable} — measuring the peers only`);
     }
   }
-  const variants: VariantName[] = opts.variants.filter((v) => !isTaskpulse(v) || !taskpulseUnavailable);
+  const variants: VariantName[] = opts.variants.filter((v) => !needsTaskpulse(v) || !taskpulseUnavailable);
 
   redis = await startRedis({ args: ['--client-output-buffer-limit', 'pubsub', '256mb', '64mb', '60'] });
   const profileDir = join(opts.outDir, 'profiles');

@@ -10,14 +10,19 @@ import type { BenchPayload } from '../payload';
  * on its Redis broker: beside `taskpulse` it shows what live verification costs (the goals judge
  * `taskpulse`).
  */
-export type VariantName = 'ws' | 'socketio' | 'taskpulse' | 'taskpulse-unverified';
+export type VariantName = 'ws' | 'ws-scripted' | 'socketio' | 'taskpulse' | 'taskpulse-unverified';
 
 /** Every variant, in the default order. */
-export const VARIANTS: readonly VariantName[] = ['ws', 'socketio', 'taskpulse', 'taskpulse-unverified'];
+export const VARIANTS: readonly VariantName[] = ['ws', 'ws-scripted', 'socketio', 'taskpulse', 'taskpulse-unverified'];
 
 /** Whether a variant is a taskpulse hub (native protocol, resumable, needs the packages). */
 export function isTaskpulse(v: VariantName): boolean {
   return v === 'taskpulse' || v === 'taskpulse-unverified';
+}
+
+/** Whether a variant needs the taskpulse packages (a hub, or bare ws fed by taskpulse's publisher). */
+export function needsTaskpulse(v: VariantName): boolean {
+  return isTaskpulse(v) || v === 'ws-scripted';
 }
 
 /** Options every server gets. */

@@ -4,11 +4,18 @@
  * `socket.write` per delivery and nothing else (no envelope, no per-socket serialization).
  *
  * Clients pick their channel with `?channel=bench:…` (repeatable).
+ *
+ * `ws-scripted` is the same server fed by taskpulse's publisher: it subscribes to the pub/sub
+ * channel redis-bridge's publish script publishes on (`taskpulse:{bench:…}`) and forwards each
+ * message's bytes as they come (the publication with its channel, offset, epoch and MAC). Beside
+ * `ws` it shows what the publish path (offset, history, MAC in the script) adds to latency; beside
+ * `taskpulse` what the hub adds, with the same messages from Redis.
  */
 import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import * as wsModule from 'ws';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { TaskpulseUnavailableError, taskpulseVariant } from './taskpulse-server';
 import type { BenchPublisher, PublisherOptions, RunningServer, ServerStartOptions, Variant } from './types';
 
 // `Sender.frame` is public in ws (documented in its source, used by ws-based servers) but absent
@@ -18,7 +25,10 @@ const { Sender } = wsModule as unknown as {
 };
 const FRAME_OPTIONS = { fin: true, rsv1: false, opcode: 1, mask: false, readOnly: true };
 
-async function startServer(options: ServerStartOptions): Promise<RunningServer> {
+async function startServer(
+  options: ServerStartOptions,
+  redisChannel: (channel: string) => string = (channel) => channel,
+): Promise<RunningServer> {
   const sub = new Redis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
   await sub.connect();
   const byChannel = new Map<string, Set<WebSocket>>();
@@ -51,22 +61,22 @@ async function startServer(options: ServerStartOptions): Promise<RunningServer> 
   wss.on('connection', (ws, req) => {
     connections++;
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const channels = url.searchParams.getAll('channel');
-    for (const channel of channels) {
-      let set = byChannel.get(channel);
+    const keys = url.searchParams.getAll('channel').map(redisChannel);
+    for (const key of keys) {
+      let set = byChannel.get(key);
       if (!set) {
         set = new Set();
-        byChannel.set(channel, set);
+        byChannel.set(key, set);
         // subscribe before the client counts as ready: the client is told by the 'open' event,
         // and the first publication only comes after every client is ready
-        sub.subscribe(channel).catch(() => {});
+        sub.subscribe(key).catch(() => {});
       }
       set.add(ws);
     }
     ws.on('error', () => {});
     ws.on('close', () => {
       connections--;
-      for (const channel of channels) byChannel.get(channel)?.delete(ws);
+      for (const key of keys) byChannel.get(key)?.delete(ws);
     });
   });
 
@@ -95,4 +105,19 @@ async function createPublisher(options: PublisherOptions): Promise<BenchPublishe
 }
 
 /** The bare `ws` variant. */
-export const wsVariant: Variant = { name: 'ws', startServer, createPublisher };
+export const wsVariant: Variant = { name: 'ws', startServer: (o) => startServer(o), createPublisher };
+
+/** Bare `ws` fed by taskpulse's publisher (see the module comment); needs the taskpulse packages. */
+export const wsScriptedVariant: Variant = {
+  name: 'ws-scripted',
+  async startServer(options) {
+    // redis-bridge only (for the channel's pub/sub name): the process stays a bare ws server
+    const bridge = await import('@taskpulse/redis-bridge').catch((err: Error) => {
+      throw new TaskpulseUnavailableError(
+        `@taskpulse/redis-bridge could not be loaded (${err.message.split('\n')[0]})`,
+      );
+    });
+    return startServer(options, (channel) => bridge.channelKeys(bridge.DEFAULT_PREFIX, channel).pubsub);
+  },
+  createPublisher: (options) => taskpulseVariant.createPublisher(options),
+};

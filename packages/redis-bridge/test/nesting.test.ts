@@ -79,6 +79,29 @@ describe('one nesting rule for every way in (issue 9.7)', () => {
       number,
     ];
     expect(tricky[1]).toBe(2);
+    // Too deep is what is said even when the body is also malformed before its deep part.
+    await expect(evalPublish(client, prefix, channel, body(`[1,,2,${deepText(70)}]`))).rejects.toThrow(
+      /nests deeper than 64/,
+    );
+  });
+
+  it("the Lua script leaves the shared cjson's settings as other scripts set them", async () => {
+    const channel = `rel:${uniqueId()}`;
+    const settings = 'return {tostring(cjson.decode_invalid_numbers()), cjson.decode_max_depth()}';
+    // Another application's scripts may rely on settings of their own.
+    await client.eval('cjson.decode_invalid_numbers(true); cjson.decode_max_depth(7); return 1', 0);
+    try {
+      const body = (data: string) => `{"event":"e","data":${data},"ts":1}`;
+      expect(((await evalPublish(client, prefix, channel, body(deepText(40)))) as [string, number])[1]).toBe(1);
+      await expect(evalPublish(client, prefix, channel, body(deepText(MAX_DATA_DEPTH + 1)))).rejects.toThrow(
+        /nests deeper/,
+      );
+      await expect(evalPublish(client, prefix, channel, body('NaN'))).rejects.toThrow(/not valid JSON/);
+      expect(await client.eval(settings, 0)).toEqual(['true', 7]);
+    } finally {
+      await client.eval('cjson.decode_max_depth(1000); return 1', 0);
+    }
+    expect(await client.eval(settings, 0)).toEqual(['true', 1000]);
   });
 
   it('a too-deep publication already in Redis is skipped by readers and subscribers, which keep serving', async () => {
