@@ -8,7 +8,9 @@ import type { BenchPayload } from '../payload';
 /**
  * The systems compared. `taskpulse-unverified` is the same hub with `verifyLiveMessages: false`
  * on its Redis broker: beside `taskpulse` it shows what live verification costs (the goals judge
- * `taskpulse`).
+ * `taskpulse`). `ws-scripted` is the bare `ws` server fed by taskpulse's publisher (the same Redis
+ * messages the hub gets): beside `ws` and `taskpulse` it splits the latency ratio into the publish
+ * path's part and the hub's.
  */
 export type VariantName = 'ws' | 'ws-scripted' | 'socketio' | 'taskpulse' | 'taskpulse-unverified';
 
