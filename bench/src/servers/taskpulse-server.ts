@@ -32,15 +32,19 @@ async function load<T>(specifier: string, exportName: string, importer: () => Pr
   return mod as T;
 }
 
-/** Loads both packages or throws {@link TaskpulseUnavailableError}; the runner probes with it. */
-export async function loadTaskpulse(): Promise<{ hub: typeof WsHub; bridge: typeof RedisBridge }> {
-  const hub = await load<typeof WsHub>('@taskpulse/ws-hub', 'createHub', () => import('@taskpulse/ws-hub'));
-  const bridge = await load<typeof RedisBridge>(
+/** Loads `@taskpulse/redis-bridge` alone or throws {@link TaskpulseUnavailableError}. */
+export function loadBridge(): Promise<typeof RedisBridge> {
+  return load<typeof RedisBridge>(
     '@taskpulse/redis-bridge',
     'createRedisBroker',
     () => import('@taskpulse/redis-bridge'),
   );
-  return { hub, bridge };
+}
+
+/** Loads both packages or throws {@link TaskpulseUnavailableError}; the runner probes with it. */
+export async function loadTaskpulse(): Promise<{ hub: typeof WsHub; bridge: typeof RedisBridge }> {
+  const hub = await load<typeof WsHub>('@taskpulse/ws-hub', 'createHub', () => import('@taskpulse/ws-hub'));
+  return { hub, bridge: await loadBridge() };
 }
 
 /**

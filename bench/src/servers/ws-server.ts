@@ -15,7 +15,7 @@ import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import * as wsModule from 'ws';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { TaskpulseUnavailableError, taskpulseVariant } from './taskpulse-server';
+import { loadBridge, taskpulseVariant } from './taskpulse-server';
 import type { BenchPublisher, PublisherOptions, RunningServer, ServerStartOptions, Variant } from './types';
 
 // `Sender.frame` is public in ws (documented in its source, used by ws-based servers) but absent
@@ -105,18 +105,14 @@ async function createPublisher(options: PublisherOptions): Promise<BenchPublishe
 }
 
 /** The bare `ws` variant. */
-export const wsVariant: Variant = { name: 'ws', startServer: (o) => startServer(o), createPublisher };
+export const wsVariant: Variant = { name: 'ws', startServer, createPublisher };
 
 /** Bare `ws` fed by taskpulse's publisher (see the module comment); needs the taskpulse packages. */
 export const wsScriptedVariant: Variant = {
   name: 'ws-scripted',
   async startServer(options) {
     // redis-bridge only (for the channel's pub/sub name): the process stays a bare ws server
-    const bridge = await import('@taskpulse/redis-bridge').catch((err: Error) => {
-      throw new TaskpulseUnavailableError(
-        `@taskpulse/redis-bridge could not be loaded (${err.message.split('\n')[0]})`,
-      );
-    });
+    const bridge = await loadBridge();
     return startServer(options, (channel) => bridge.channelKeys(bridge.DEFAULT_PREFIX, channel).pubsub);
   },
   createPublisher: (options) => taskpulseVariant.createPublisher(options),

@@ -135,6 +135,16 @@ describe('HeartbeatMonitor (clock driven)', () => {
     return { monitor, counts };
   }
 
+  /** Adds a connection at `at` and checks it is pinged one interval (1000 ms) later, not before. */
+  function expectFirstPingOneIntervalAfter(monitor: HeartbeatMonitor, at: number) {
+    const c = fakeConnection(at);
+    monitor.add(c.asWs, at);
+    monitor.tick(at + 999);
+    expect(c.events).toEqual([]);
+    monitor.tick(at + 1000);
+    expect(c.events).toEqual([`ping@${at + 1000}`]);
+  }
+
   it('pings each connection on its own schedule, cuts unanswered ones and closes idle ones', () => {
     const { monitor, counts } = monitorOf({});
     const a = fakeConnection(0);
@@ -228,12 +238,7 @@ describe('HeartbeatMonitor (clock driven)', () => {
     try {
       monitor.tick(10_000);
       monitor.tick(5000); // the wall clock was stepped back
-      const c = fakeConnection(5000);
-      monitor.add(c.asWs, 5000);
-      monitor.tick(5999);
-      expect(c.events).toEqual([]);
-      monitor.tick(6000);
-      expect(c.events).toEqual(['ping@6000']);
+      expectFirstPingOneIntervalAfter(monitor, 5000);
     } finally {
       monitor.stop();
     }
@@ -295,12 +300,7 @@ describe('HeartbeatMonitor (clock driven)', () => {
     try {
       monitor.tick(3_600_000);
       // No timer ran while the wheel was empty; the wall clock was stepped back an hour meanwhile.
-      const c = fakeConnection(0);
-      monitor.add(c.asWs, 0);
-      monitor.tick(999);
-      expect(c.events).toEqual([]);
-      monitor.tick(1000);
-      expect(c.events).toEqual(['ping@1000']);
+      expectFirstPingOneIntervalAfter(monitor, 0);
     } finally {
       monitor.stop();
     }
