@@ -12,19 +12,28 @@
  * delivery, the share of V8's optimizing compiler (its background thread counts in the process's
  * CPU too), and the rest. Needs valgrind (`apt-get install -y valgrind`).
  *
+ * `--functions N` also prints, per server, where the instructions went: by kind of code
+ * (JavaScript by V8 tier, V8's compilers, builtins, runtime, Node, OpenSSL…) and the N functions
+ * with the most, JavaScript ones named through the perf map of `--perf-basic-prof`
+ * (`callgrind-functions.ts`). `--node-flags` passes more flags to the server's node; `--keep DIR`
+ * keeps the dumps and perf maps there.
+ *
  *   node --import tsx bench/src/instructions.ts [--variants ws,taskpulse] [--clients 200]
  *     [--clients-per-channel 50] [--warmup 1500] [--publications 200] [--rate 10]
+ *     [--functions 30] [--node-flags '--no-concurrent-recompilation'] [--keep DIR]
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startRedis } from '@taskpulse/testkit';
 import WebSocket from 'ws';
+import { type FunctionCost, functionCostsOf } from './callgrind-functions';
 import { DIALECTS, type DialectContext, newBenchClient } from './loadgen/dialects';
 import { makePayload, scanTimestamps, scanTimestampsText } from './payload';
+import { PERF_NODE_FLAGS } from './perf-record';
 import { sleep } from './scenarios/context';
 import { loadVariant } from './servers/index';
 import { VARIANTS, type VariantName } from './servers/types';
@@ -38,6 +47,9 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '1500' },
     publications: { type: 'string', default: '200' },
     rate: { type: 'string', default: '10' },
+    functions: { type: 'string' },
+    'node-flags': { type: 'string', default: '' },
+    keep: { type: 'string' },
   },
 });
 const variants = (values.variants as string).split(',') as VariantName[];
@@ -46,6 +58,11 @@ const perChannel = Number(values['clients-per-channel']);
 const warmup = Number(values.warmup);
 const measured = Number(values.publications);
 const rate = Number(values.rate);
+const functions = values.functions === undefined ? 0 : Number(values.functions);
+if (!Number.isSafeInteger(functions) || functions < 0) throw new Error('--functions takes a count');
+const nodeFlags = (values['node-flags'] as string).split(' ').filter((f) => f !== '');
+// generated code named by address needs the perf map, and code that does not move (perf-record.ts)
+if (functions > 0) nodeFlags.push(...PERF_NODE_FLAGS);
 for (const v of variants) if (!VARIANTS.includes(v)) throw new Error(`unknown variant ${v} (${VARIANTS.join(', ')})`);
 if (![clients, perChannel, warmup, measured, rate].every((n) => Number.isSafeInteger(n) && n > 0)) {
   throw new Error('--clients, --clients-per-channel, --warmup, --publications and --rate take positive integers');
@@ -64,6 +81,8 @@ interface Row {
   deliveries: number;
   total: number;
   compiling: number;
+  /** Self cost by function (with `--functions`). */
+  costs: FunctionCost[];
 }
 
 /** The server under callgrind, once it printed its address. */
@@ -77,6 +96,7 @@ async function startUnderCallgrind(variant: VariantName, redisUrl: string, out: 
       '--smc-check=all-non-file',
       `--callgrind-out-file=${out}`,
       process.execPath,
+      ...nodeFlags,
       ...NODE_CONDITIONS,
       '--import',
       'tsx',
@@ -194,7 +214,20 @@ async function measure(variant: VariantName, redisUrl: string, dir: string): Pro
   const compiling = number(
     annotated.split('\n').find((l) => l.includes('OptimizingCompileDispatcher::CompileTask::RunInternal')),
   );
-  return { variant, deliveries, total, compiling: Number.isFinite(compiling) ? compiling : 0 };
+  // the process's perf map (valgrind runs node in its own process: the same pid)
+  const perfMap = `/tmp/perf-${proc.pid}.map`;
+  let costs: FunctionCost[] = [];
+  if (functions > 0) {
+    if (!existsSync(perfMap)) throw new Error(`${variant}: node wrote no perf map (${perfMap})`);
+    costs = functionCostsOf(dump, perfMap);
+  }
+  if (values.keep !== undefined) {
+    mkdirSync(values.keep, { recursive: true });
+    copyFileSync(dump, join(values.keep, `${variant}.callgrind.out`));
+    if (existsSync(perfMap)) copyFileSync(perfMap, join(values.keep, `${variant}.perf.map`));
+  }
+  if (existsSync(perfMap)) rmSync(perfMap);
+  return { variant, deliveries, total, compiling: Number.isFinite(compiling) ? compiling : 0, costs };
 }
 
 const redis = await startRedis();
@@ -218,4 +251,27 @@ for (const r of rows) {
   const per = r.total / r.deliveries;
   const comp = r.compiling / r.deliveries;
   process.stdout.write(`| ${r.variant} | ${f(r.deliveries)} | ${f(per)} | ${f(comp)} | ${f(per - comp)} |\n`);
+}
+
+if (functions > 0) {
+  for (const r of rows) {
+    const per = (n: number) => f(n / r.deliveries);
+    const byKind = new Map<string, number>();
+    for (const c of r.costs) byKind.set(c.kind, (byKind.get(c.kind) ?? 0) + c.self);
+    process.stdout.write(
+      `\n#### ${r.variant}: instructions per delivery by kind of code\n\n| kind | per delivery |\n| --- | ---: |\n`,
+    );
+    for (const [kind, n] of [...byKind].sort((a, b) => b[1] - a[1])) process.stdout.write(`| ${kind} | ${per(n)} |\n`);
+    process.stdout.write(
+      `\n#### ${r.variant}: the ${functions} functions with the most instructions (self, per delivery)\n\n` +
+        '| function | kind | per delivery |\n| --- | --- | ---: |\n',
+    );
+    // file names relative to the repository
+    const root = join(SRC_DIR, '../..');
+    for (const c of [...r.costs].sort((a, b) => b.self - a.self).slice(0, functions)) {
+      const short = c.name.replaceAll(`file://${root}/`, '').replaceAll(`${root}/`, '');
+      const name = short.length > 110 ? `${short.slice(0, 107)}…` : short;
+      process.stdout.write(`| \`${name.replace(/\|/g, '\\|').replace(/`/g, "'")}\` | ${c.kind} | ${per(c.self)} |\n`);
+    }
+  }
 }

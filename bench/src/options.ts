@@ -25,6 +25,11 @@ export interface BenchOptions {
   variants: VariantName[];
   reps: number;
   warmupMs: number;
+  /**
+   * Before a fan-out cycle's first load: the closed loop, unmeasured, for this long, so that V8 has
+   * optimized each server's per-publication code before any window (0: none).
+   */
+  jitWarmupMs: number;
   measureMs: number;
   loadgens: number;
   clientsPerChannel: number;
@@ -48,6 +53,11 @@ export interface BenchOptions {
   idle: { enabled: boolean; clients: number; heartbeatIntervalMs: number; windows: number };
   /** Write V8 CPU profiles of the servers to bench/results/profiles. */
   profile: boolean;
+  /**
+   * Sample the servers with Linux perf (`cpu-clock`, user and kernel) during each fan-out window,
+   * JavaScript named through `--perf-basic-prof`; data in bench/results/profiles.
+   */
+  perf: boolean;
   /** Print the tables of a saved run (a bench/results/*.json file) instead of running. */
   report: string | null;
   outDir: string;
@@ -70,6 +80,9 @@ const HELP = `npm run bench [-- options]
                      taskpulse's publisher; taskpulse-unverified: verifyLiveMessages off)
   --reps 2           repetitions (variants interleaved, order rotated per repetition)
   --measure-ms 3000  measured window per load (after --warmup-ms)
+  --jit-warmup-ms 2000   before a fan-out cycle's first load, the closed loop for this long,
+                     unmeasured, so that V8 has optimized the server's per-publication code
+                     (0: measure freshly started servers; smoke runs use 0)
   --loadgens 2       load-generator processes
   --no-recovery      skip the recovery scenario
   --recovery-clients 1000 --recovery-publications 1000   its size
@@ -82,6 +95,8 @@ const HELP = `npm run bench [-- options]
   --no-idle          skip the idle-connections scenario
   --idle-clients 10000 --idle-heartbeat-ms 5000   its clients and the servers' heartbeat interval
   --profile          write V8 CPU profiles of the server processes to bench/results/profiles
+  --perf             sample the servers with Linux perf (cpu-clock) in each fan-out window: unlike
+                     --profile, no thread in the process wakes it (needs linux-perf)
   --report FILE      print the tables (and the Goals table) of a saved run (bench/results/*.json) again
 `;
 
@@ -107,6 +122,7 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
       variants: { type: 'string' },
       reps: { type: 'string' },
       'warmup-ms': { type: 'string' },
+      'jit-warmup-ms': { type: 'string' },
       'measure-ms': { type: 'string' },
       loadgens: { type: 'string' },
       'clients-per-channel': { type: 'string' },
@@ -124,6 +140,7 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
       'sse-path': { type: 'string' },
       'poll-path': { type: 'string' },
       profile: { type: 'boolean' },
+      perf: { type: 'boolean' },
       report: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -143,6 +160,10 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
     // 2 repetitions × 4 variants keep the full run near 15 min on 2 cores (3 took ~20 min)
     reps: mode === 'full' ? 2 : 1,
     warmupMs: mode === 'full' ? 400 : 250,
+    // A fresh server runs code called once per publication in V8's baseline tier for seconds at
+    // 200 publications a second (it is optimized after some thousands of calls); the closed loop
+    // makes those calls within a second or two (docs/benchmarks.md, eighth session).
+    jitWarmupMs: mode === 'smoke' ? 0 : 2000,
     // 3 s windows in the full run: at 10k/s on one channel a 2 s window holds 20 publications,
     // and repetitions differed by up to ±20 %
     measureMs: mode === 'full' ? 3000 : mode === 'quick' ? 1000 : 800,
@@ -184,6 +205,7 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
       windows: mode === 'smoke' ? 2 : 12,
     },
     profile: false,
+    perf: false,
     report: null,
     outDir: resultsDir,
   };
@@ -197,11 +219,13 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
     variants: (list(values.variants) as VariantName[] | undefined) ?? preset.variants,
     reps: num(values.reps, preset.reps),
     warmupMs: num(values['warmup-ms'], preset.warmupMs),
+    jitWarmupMs: num(values['jit-warmup-ms'], preset.jitWarmupMs),
     measureMs: num(values['measure-ms'], preset.measureMs),
     loadgens: num(values.loadgens, preset.loadgens),
     clientsPerChannel: num(values['clients-per-channel'], preset.clientsPerChannel),
     windowDeliveries: num(values.window, preset.windowDeliveries),
     profile: values.profile ?? false,
+    perf: values.perf ?? false,
     report: values.report ?? null,
   };
   if (values['no-recovery'] || !opts.scenarios.includes('recovery')) opts.recovery.enabled = false;
@@ -233,4 +257,5 @@ function validate(o: BenchOptions): void {
   if (!(o.loadgens >= 1)) bad('--loadgens must be ≥ 1');
   if (!(o.clientsPerChannel >= 1)) bad('--clients-per-channel must be ≥ 1');
   if (!(o.measureMs > 0) || !(o.warmupMs >= 0)) bad('--measure-ms/--warmup-ms');
+  if (!(o.jitWarmupMs >= 0)) bad('--jit-warmup-ms');
 }

@@ -11,9 +11,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type RedisServer, startRedis } from '@taskpulse/testkit';
+import type { HotFunction } from './children/window-profiler';
 import type { ChildHandle } from './ipc';
 import { describeMachine, machineInfo } from './machine';
 import { parseOptions } from './options';
+import { checkPerf } from './perf-record';
 import { readRun, renderRun, type SavedRun } from './results';
 import type { RunContext } from './scenarios/context';
 import { type CycleResult, runFanoutCycle } from './scenarios/fanout';
@@ -183,7 +185,8 @@ async function main(): Promise<number> {
 
   redis = await startRedis({ args: ['--client-output-buffer-limit', 'pubsub', '256mb', '64mb', '60'] });
   const profileDir = join(opts.outDir, 'profiles');
-  if (opts.profile) mkdirSync(profileDir, { recursive: true });
+  if (opts.profile || opts.perf) mkdirSync(profileDir, { recursive: true });
+  if (opts.perf) checkPerf();
   const publisher = spawnChild({ name: 'publisher', entry: 'children/publisher-child.ts', fd });
   const loadgens: ChildHandle[] = Array.from({ length: opts.loadgens }, (_, i) =>
     spawnChild({ name: `loadgen-${i + 1}`, entry: 'children/loadgen-child.ts', fd }),
@@ -221,6 +224,15 @@ async function main(): Promise<number> {
           for (const l of opts.profile ? cycle.loads : []) {
             const hot = (l.hotFunctions ?? []).slice(0, 8).map((h) => `${h.where} ${(h.share * 100).toFixed(0)}%`);
             log(`    profile ${variant} @${l.load}: ${hot.join(', ')}`);
+          }
+          for (const l of opts.perf ? cycle.loads : []) {
+            const share = (list: HotFunction[], n: number) =>
+              list
+                .slice(0, n)
+                .map((h) => `${h.where} ${(h.share * 100).toFixed(1)}%`)
+                .join(', ');
+            log(`    perf ${variant} @${l.load}: ${share(l.perf?.kinds ?? [], 12)}`);
+            log(`      hot: ${share(l.perf?.hot ?? [], 15)}`);
           }
           log(
             `[rep ${rep}/${opts.reps}] N=${n} ${layout.padEnd(4)} ${variant.padEnd(9)} ${cycleLine(cycle)} ` +

@@ -8,6 +8,7 @@ import type { ProcessSample } from '../children/server-child';
 import type { ChildHandle } from '../ipc';
 import type { BenchOptions } from '../options';
 import { nowUs } from '../payload';
+import { PERF_NODE_FLAGS } from '../perf-record';
 import { type BoxCpu, boxCpu, processCpuUs, processRssBytes } from '../proc-stats';
 import type { ServerStartOptions, VariantName } from '../servers/types';
 import { type FdPlan, spawnChild } from '../spawn';
@@ -81,6 +82,7 @@ export async function startServerProcess(
     name: `${variant}-server`,
     entry: 'children/server-child.ts',
     fd: ctx.fd,
+    nodeFlags: ctx.options.perf ? [...PERF_NODE_FLAGS] : [],
   });
   try {
     const started = await child.call<{ port: number; path: string }>(

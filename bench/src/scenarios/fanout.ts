@@ -7,6 +7,7 @@ import type { PublishRunArgs, PublishRunResult } from '../children/publisher-chi
 import type { ProcessSample } from '../children/server-child';
 import type { HotFunction } from '../children/window-profiler';
 import type { Layout, Load } from '../options';
+import { PerfRecording } from '../perf-record';
 import { processRssBytes } from '../proc-stats';
 import type { VariantName } from '../servers/types';
 import {
@@ -133,8 +134,22 @@ export async function runFanoutCycle(
     result.heapBytesPerConnection = (idle.heapUsedBytes - idle0.heapUsedBytes) / n;
     phase('idle');
 
+    const label = `${variant}-${n}-${prefix}-rep${rep}`;
+    if (o.jitWarmupMs > 0) {
+      // unmeasured: the server's per-publication code reaches V8's optimizing tier
+      const warm = await runLoad(ctx, server, loadgens, channels, fanout, 'max', label, {
+        warmupMs: o.jitWarmupMs,
+        measureMs: 100,
+        record: false,
+      });
+      if (warm.undelivered > 0 || warm.excess > 0) {
+        ctx.log(
+          `    ! ${variant} N=${n} ${layout}: JIT warm-up: ${warm.undelivered} undelivered, ${warm.excess} twice`,
+        );
+      }
+      phase('jit-warmup');
+    }
     for (const load of overrides.loads ?? o.loads) {
-      const label = `${variant}-${n}-${prefix}-rep${rep}`;
       result.loads.push(await runLoad(ctx, server, loadgens, channels, fanout, load, label));
       phase(`load-${load}`);
     }
@@ -163,6 +178,11 @@ async function runLoad(
   fanout: number,
   load: Load,
   label: string,
+  timing: { warmupMs: number; measureMs: number; record: boolean } = {
+    warmupMs: ctx.options.warmupMs,
+    measureMs: ctx.options.measureMs,
+    record: true,
+  },
 ): Promise<LoadResult> {
   const o = ctx.options;
   const closed = load === 'max';
@@ -187,16 +207,21 @@ async function runLoad(
     channels,
     fanout,
     pubsPerSec,
-    durationMs: o.warmupMs + o.measureMs + 100,
+    durationMs: timing.warmupMs + timing.measureMs + 100,
     windowDeliveries: o.windowDeliveries,
     maxInFlight: 2000,
   };
   const run = ctx.publisher.call<PublishRunResult>('run', runArgs, runArgs.durationMs + 30_000);
-  await sleep(o.warmupMs);
+  await sleep(timing.warmupMs);
   const m0 = await takeMarks(ctx, server, loadgens);
-  const profiling = o.profile && server.child ? server.child.call('profileStart', {}, 60_000) : null;
-  await sleep(Math.max(0, m0.atMs + o.measureMs - performance.now()));
+  const profiling = o.profile && timing.record && server.child ? server.child.call('profileStart', {}, 60_000) : null;
+  const perf =
+    o.perf && timing.record
+      ? new PerfRecording(server.pids(), join(ctx.profileDir, `${label}-${load}-${server.pids()[0]}.perf.data`))
+      : null;
+  await sleep(Math.max(0, m0.atMs + timing.measureMs - performance.now()));
   const m1 = await takeMarks(ctx, server, loadgens);
+  const perfProfile = perf ? await perf.stop() : undefined;
   let hot: HotFunction[] | undefined;
   if (profiling && server.child) {
     await profiling;
@@ -228,5 +253,6 @@ async function runLoad(
   const result = summarize(load, pubsPerSec, published, m0, m1, s0, s1, expected - total, before, after);
   result.excess = Math.max(0, after.loadgens.reduce((a, m) => a + m.received, 0) - startReceived - expected);
   if (hot) result.hotFunctions = hot;
+  if (perfProfile) result.perf = perfProfile;
   return result;
 }

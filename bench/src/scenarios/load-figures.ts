@@ -8,6 +8,7 @@ import type { ProcessSample } from '../children/server-child';
 import type { HotFunction } from '../children/window-profiler';
 import { count, merge, quantile, subtract } from '../histogram';
 import type { Load } from '../options';
+import type { PerfProfile } from '../perf-record';
 import { boxBusy, boxIrq } from '../proc-stats';
 import type { Marks } from './context';
 
@@ -66,6 +67,8 @@ export interface LoadResult {
   closeCodes: Record<string, number>;
   /** With --profile: the server's functions with the most self time in the window. */
   hotFunctions?: HotFunction[];
+  /** With --perf: the server's symbols with the most samples in the window, and samples by kind. */
+  perf?: PerfProfile;
 }
 
 /** Computes a {@link LoadResult} from the window's readings. */

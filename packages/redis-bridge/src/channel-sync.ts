@@ -118,29 +118,37 @@ export function macKeyOf(hex: string): MacKey {
 // `crypto.hash` (Node 20.12+): a one-shot digest without a Hash object. Older Node uses createHmac.
 const oneShot = (crypto as { hash?: (algorithm: string, data: Buffer, encoding: string) => Buffer | string }).hash;
 
+// The given MAC's 20 bytes, decoded here for the comparison (checks never nest: one buffer serves all).
+const givenMac = Buffer.alloc(SHA1_SIZE);
+
 /**
- * Whether `mac` (40 lowercase hex characters) is HMAC-SHA1(key, text), the MAC `lua/publish.lua`
- * appends to the pub/sub message of a channel with a key. Checked once per live message: as
+ * Whether `mac` (40 hex characters) is HMAC-SHA1(key, text), the MAC `lua/publish.lua` appends to
+ * the pub/sub message of a channel with a key. Checked once per live message: as
  * SHA1(outer ‖ SHA1(inner ‖ text)) with two one-shot digests, not `createHmac`, whose per-message
- * setup cost more than the hashing itself (µs of OpenSSL code that is cold at low rates).
+ * setup cost more than the hashing itself (µs of OpenSSL code that is cold at low rates). The MAC
+ * is compared as bytes with `timingSafeEqual`: a loop over the two hex strings' characters ran as
+ * generic property loads in optimized code (about 10,000 instructions per message under callgrind).
  * @internal
  */
 export function macMatches(key: MacKey, text: string, mac: string): boolean {
+  // 40 ASCII characters (as many UTF-8 bytes: hex decoding reads only a character's low byte) that
+  // decode to 20 bytes (it stops at the first one that is not a hex digit)
+  if (
+    mac.length !== 2 * SHA1_SIZE ||
+    Buffer.byteLength(mac) !== 2 * SHA1_SIZE ||
+    givenMac.write(mac, 0, 'hex') !== SHA1_SIZE
+  ) {
+    return false;
+  }
   if (oneShot === undefined) {
-    const given = Buffer.from(mac, 'hex');
-    const expected = crypto.createHmac('sha1', key.key).update(text).digest();
-    return given.length === expected.length && crypto.timingSafeEqual(given, expected);
+    return crypto.timingSafeEqual(givenMac, crypto.createHmac('sha1', key.key).update(text).digest());
   }
   const message = Buffer.allocUnsafe(SHA1_BLOCK + Buffer.byteLength(text));
   key.inner.copy(message, 0);
   message.write(text, SHA1_BLOCK, 'utf8');
   (oneShot('sha1', message, 'buffer') as Buffer).copy(key.outer, SHA1_BLOCK);
-  const expected = oneShot('sha1', key.outer, 'hex') as string;
-  if (expected.length !== mac.length) return false;
   // compared in full whatever differs (no early exit)
-  let diff = 0;
-  for (let i = 0; i < expected.length; i++) diff |= expected.charCodeAt(i) ^ mac.charCodeAt(i);
-  return diff === 0;
+  return crypto.timingSafeEqual(givenMac, oneShot('sha1', key.outer, 'buffer') as Buffer);
 }
 
 /** Creates the synchronizer of one channel. @internal */

@@ -466,8 +466,18 @@ describe('macMatches: HMAC-SHA1 from two one-shot digests', () => {
         const flipped = `${mac.slice(0, 39)}${mac[39] === '0' ? '1' : '0'}`;
         expect(macMatches(key, text, flipped)).toBe(false);
         expect(macMatches(key, `${text} `, mac)).toBe(false);
-        expect(macMatches(key, text, mac.toUpperCase())).toBe(mac === mac.toUpperCase());
+        // compared as bytes: the same digits in upper case are the same MAC (the subscriber only
+        // takes lowercase ones off a message, MAC_HEX)
+        expect(macMatches(key, text, mac.toUpperCase())).toBe(true);
         expect(macMatches(key, text, mac.slice(0, 38))).toBe(false);
+        expect(macMatches(key, text, `${mac}00`)).toBe(false);
+        expect(macMatches(key, text, `${mac.slice(0, 39)}g`)).toBe(false);
+        expect(macMatches(key, text, `g${mac.slice(1)}`)).toBe(false);
+        // a character outside ASCII whose low byte is the digit itself (hex decoding reads only
+        // the low byte: U+0130 + 3 reads as '3')
+        const last = mac.charCodeAt(39);
+        expect(macMatches(key, text, `${mac.slice(0, 39)}${String.fromCharCode(0x100 + last)}`)).toBe(false);
+        expect(macMatches(key, text, `${mac.slice(0, 39)}${String.fromCharCode(0x8000 + last)}`)).toBe(false);
       }
     }
   });
