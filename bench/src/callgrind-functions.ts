@@ -9,6 +9,7 @@
  * not logged again, and its old range would name whatever code comes there next.
  */
 import { readFileSync } from 'node:fs';
+import { codeKind } from './code-kind';
 
 /** One address range of generated code, as the perf map lists it. */
 interface MapEntry {
@@ -62,31 +63,10 @@ export class PerfMap {
 export interface FunctionCost {
   /** JavaScript functions as `JS <tier><name> <location>`; native ones by symbol. */
   name: string;
-  /** What kind of code it is (see {@link kindOf}). */
+  /** What kind of code it is (see {@link codeKind}). */
   kind: string;
   /** Instructions executed in the function itself (not in what it called). */
   self: number;
-}
-
-/**
- * The kind of a function's code: JavaScript by tier, V8's compilers, V8's builtins (inline caches,
- * calls, the interpreter), the rest of V8, and the native code of Node, OpenSSL and libc.
- */
-export function kindOf(name: string): string {
-  if (name.startsWith('JS *')) return 'JavaScript, optimized (TurboFan)';
-  if (name.startsWith('JS ^')) return 'JavaScript, baseline (Sparkplug)';
-  if (name.startsWith('JS ~')) return 'JavaScript, interpreted';
-  if (name.startsWith('JS ')) return 'JavaScript, other';
-  if (name.startsWith('0x')) return 'generated code outside the map';
-  if (/compiler::|maglev|OptimizingCompile|turboshaft/i.test(name)) return 'V8 compilers';
-  if (/^Builtins_\w*(Handler|InterpreterEntryTrampoline)/.test(name)) return 'V8 interpreter';
-  if (name.startsWith('Builtins_')) return 'V8 builtins (inline caches, calls, …)';
-  if (/Heap|Scaveng|MarkCompact|Sweep|Marking|Evacuat|heap::/.test(name)) return 'V8 garbage collection';
-  if (/v8::|v8_/.test(name)) return 'V8 runtime';
-  if (/node::/.test(name)) return 'Node (C++)';
-  if (/^uv_|^uv__/.test(name)) return 'libuv';
-  if (/sha1_|SHA1|EVP_|OPENSSL|CRYPTO_|HMAC/.test(name)) return 'OpenSSL';
-  return 'other native (libc, libstdc++, …)';
 }
 
 /**
@@ -96,8 +76,8 @@ export function kindOf(name: string): string {
 export function functionCosts(dump: string, map: PerfMap): FunctionCost[] {
   const names = new Map<string, string>();
   const resolve = (spec: string): string => {
-    const m = /^\((\d+)\)(?:\s+(.*))?$/.exec(spec.trim());
     let raw = spec.trim();
+    const m = /^\((\d+)\)(?:\s+(.*))?$/.exec(raw);
     if (m) {
       if (m[2] !== undefined) names.set(m[1] as string, m[2]);
       raw = names.get(m[1] as string) ?? '?';
@@ -135,7 +115,7 @@ export function functionCosts(dump: string, map: PerfMap): FunctionCost[] {
       if (cost > 0) self.set(fn, (self.get(fn) ?? 0) + cost);
     }
   }
-  return [...self].map(([name, cost]) => ({ name, kind: kindOf(name), self: cost }));
+  return [...self].map(([name, cost]) => ({ name, kind: codeKind(name), self: cost }));
 }
 
 /** {@link functionCosts} of a dump file and a perf map file. */

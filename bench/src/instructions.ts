@@ -226,7 +226,7 @@ async function measure(variant: VariantName, redisUrl: string, dir: string): Pro
     copyFileSync(dump, join(values.keep, `${variant}.callgrind.out`));
     if (existsSync(perfMap)) copyFileSync(perfMap, join(values.keep, `${variant}.perf.map`));
   }
-  if (existsSync(perfMap)) rmSync(perfMap);
+  rmSync(perfMap, { force: true });
   return { variant, deliveries, total, compiling: Number.isFinite(compiling) ? compiling : 0, costs };
 }
 

@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import type { HotFunction } from './children/window-profiler';
+import { codeKind } from './code-kind';
 
 /** Sampling frequency (Hz): a sample per ~200 µs of CPU. */
 export const PERF_FREQUENCY = 4999;
@@ -73,10 +74,7 @@ export class PerfRecording {
 export interface PerfProfile {
   /** The symbols with the most samples. */
   hot: HotFunction[];
-  /**
-   * Samples by kind of code: the kernel, JavaScript by V8 tier (`*` TurboFan, `^` Sparkplug,
-   * `~` interpreter), V8's builtins and the rest of the node binary, and other objects.
-   */
+  /** Samples by kind of code ({@link codeKind}). */
   kinds: HotFunction[];
 }
 
@@ -96,7 +94,7 @@ export function perfProfile(script: string, top: number): PerfProfile {
     const object = (m[2] as string).replace(/^.*\//, '');
     const where = `${symbol} [${object}]`;
     counts.set(where, (counts.get(where) ?? 0) + 1);
-    const kind = kindOf(symbol, object);
+    const kind = codeKind(symbol, object);
     kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
     total++;
   }
@@ -107,21 +105,4 @@ export function perfProfile(script: string, top: number): PerfProfile {
       .slice(0, n)
       .map(([where, count]) => ({ where, selfMs: count * msPerSample, share: total > 0 ? count / total : 0 }));
   return { hot: list(counts, top), kinds: list(kinds, kinds.size) };
-}
-
-function kindOf(symbol: string, object: string): string {
-  if (object.includes('kernel')) return 'kernel';
-  if (symbol.startsWith('JS:*')) return 'JavaScript, optimized';
-  if (symbol.startsWith('JS:^')) return 'JavaScript, baseline';
-  if (symbol.startsWith('JS:~')) return 'JavaScript, interpreted';
-  if (object.startsWith('perf-')) return 'generated code (other)';
-  if (object === 'node') {
-    if (/^Builtins_/.test(symbol)) return 'V8 builtins';
-    if (/compiler::|maglev/.test(symbol)) return 'V8 compilers';
-    if (/^v8::|^v8_/.test(symbol)) return 'V8 runtime';
-    if (/node::/.test(symbol)) return 'Node (C++)';
-    if (/^uv_|^uv__/.test(symbol)) return 'libuv';
-    return 'node, other';
-  }
-  return object;
 }
