@@ -5,6 +5,8 @@
  * at every N the run measured. `taskpulse-unverified` (the same hub, `verifyLiveMessages: false`)
  * is shown beside as information; the verdicts judge `taskpulse`. `ws-scripted` (bare ws fed by
  * taskpulse's publisher) splits the p99 ratio into the publish path's part and the hub's.
+ * `ws-twin` (a second, identical bare ws server) gives the resolution: what the ratio of two equal
+ * servers comes out as in the same run.
  */
 import type { Layout, Load } from './options';
 import { fmt, median, pickLoad, ratios, table } from './report-stats';
@@ -19,6 +21,7 @@ type Verdict = 'met' | 'NOT met' | 'n/a' | 'info';
 const SUBJECT: VariantName = 'taskpulse';
 const UNVERIFIED: VariantName = 'taskpulse-unverified';
 const SCRIPTED: VariantName = 'ws-scripted';
+const TWIN: VariantName = 'ws-twin';
 
 function kN(n: number): string {
   return n >= 1000 && n % 1000 === 0 ? `${n / 1000}k` : String(n);
@@ -44,7 +47,10 @@ interface Cell {
   ok: boolean | null;
 }
 
-/** One ratio per N: `N=1k 0.98 · 5k 1.02`, and whether each is within `limit`. */
+/**
+ * One ratio per N: `N=1k 0.98 · 5k 1.02` (the median of the per-repetition ratios), and whether
+ * each is within `limit`; with `range`, also the per-repetition range: `1k 1.02 [0.95–1.10]`.
+ */
 function perN(
   cycles: CycleResult[],
   sizes: number[],
@@ -53,12 +59,15 @@ function perN(
   subject: VariantName,
   metric: (c: CycleResult) => number,
   judge: ((n: number, r: number) => boolean | null) | null,
+  range = false,
 ): Cell[] {
   const out: Cell[] = [];
   for (const n of sizes) {
-    const r = median(ratios(cycles, layout, n, peer, metric, subject));
+    const rs = ratios(cycles, layout, n, peer, metric, subject).filter(Number.isFinite);
+    const r = median(rs);
     if (!Number.isFinite(r)) continue;
-    out.push({ text: `${kN(n)} ${fmt(r)}`, ok: judge ? judge(n, r) : null });
+    const spread = range ? ` [${fmt(Math.min(...rs))}–${fmt(Math.max(...rs))}]` : '';
+    out.push({ text: `${kN(n)} ${fmt(r)}${spread}`, ok: judge ? judge(n, r) : null });
   }
   return out;
 }
@@ -75,6 +84,23 @@ export function goalsReport(run: SavedRun): string {
     rows.push([goal, measured, unverified, verdict]);
   const has = (v: VariantName) => run.cycles.some((c) => c.variant === v && !c.error);
   const fixed = o.loads.filter((l): l is number => l !== 'max');
+
+  // 0. The resolution: two identical bare ws servers in the same run (information). A goal ratio
+  // closer to its limit than this spread cannot be told from it on this machine.
+  if (has(TWIN) && has('ws')) {
+    for (const layout of o.layouts) {
+      for (const load of fixed) {
+        const cpu = pickLoad(load, (l: LoadResult) => l.cpuUsPerDelivery);
+        const p99 = pickLoad(load, (l: LoadResult) => l.p99Us);
+        row(
+          `0. resolution: bare ws (twin) ÷ bare ws, the same server twice, ${layoutName(layout, o.clientsPerChannel)}, @${loadName(load)}: median [min–max] per repetition`,
+          `CPU/delivery ${cells(perN(run.cycles, o.sizes, layout, 'ws', TWIN, cpu, null, true))}; p99 ${cells(perN(run.cycles, o.sizes, layout, 'ws', TWIN, p99, null, true))}`,
+          '—',
+          'info',
+        );
+      }
+    }
+  }
 
   // 1. CPU per delivery ≤ 1.05 × bare ws, both layouts, at 10k and 50k/s, at every N
   for (const layout of o.layouts) {

@@ -76,8 +76,9 @@ const HELP = `npm run bench [-- options]
   --sizes 1000,5000  connection counts
   --layouts one,many all clients on one channel / --clients-per-channel clients per channel
   --loads 10000,max  offered deliveries/s, or max (closed loop)
-  --variants ws,ws-scripted,socketio,taskpulse,taskpulse-unverified   (ws-scripted: bare ws fed by
-                     taskpulse's publisher; taskpulse-unverified: verifyLiveMessages off)
+  --variants ws,ws-twin,ws-scripted,socketio,taskpulse,taskpulse-unverified   (ws-twin: a second,
+                     identical bare ws server, for the resolution of the ratios; ws-scripted: bare ws
+                     fed by taskpulse's publisher; taskpulse-unverified: verifyLiveMessages off)
   --reps 2           repetitions (variants interleaved, order rotated per repetition)
   --measure-ms 3000  measured window per load (after --warmup-ms)
   --jit-warmup-ms 2000   before a fan-out cycle's first load, the closed loop for this long,

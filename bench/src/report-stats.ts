@@ -44,6 +44,7 @@ export const MIN_N_FOR_MEMORY = 1000;
 
 export const NAMES: Record<VariantName, string> = {
   ws: 'bare ws',
+  'ws-twin': 'bare ws (twin)',
   'ws-scripted': 'bare ws (taskpulse publisher)',
   socketio: 'Socket.IO',
   taskpulse: 'taskpulse',

@@ -227,6 +227,7 @@ const taskpulse: Dialect = {
 /** The dialect each server speaks. */
 export const DIALECTS: Record<VariantName, Dialect> = {
   ws: bareWs,
+  'ws-twin': bareWs,
   'ws-scripted': bareWs,
   socketio: socketIo,
   taskpulse,

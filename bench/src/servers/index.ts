@@ -6,6 +6,8 @@ export async function loadVariant(name: VariantName): Promise<Variant> {
   switch (name) {
     case 'ws':
       return (await import('./ws-server')).wsVariant;
+    case 'ws-twin':
+      return (await import('./ws-server')).wsTwinVariant;
     case 'ws-scripted':
       return (await import('./ws-server')).wsScriptedVariant;
     case 'socketio':

@@ -10,12 +10,21 @@ import type { BenchPayload } from '../payload';
  * on its Redis broker: beside `taskpulse` it shows what live verification costs (the goals judge
  * `taskpulse`). `ws-scripted` is the bare `ws` server fed by taskpulse's publisher (the same Redis
  * messages the hub gets): beside `ws` and `taskpulse` it splits the latency ratio into the publish
- * path's part and the hub's.
+ * path's part and the hub's. `ws-twin` is a second, identical bare `ws` server: `ws-twin` ÷ `ws`
+ * in the same run is what a ratio of two equal servers measures on this machine (the resolution of
+ * every other ratio).
  */
-export type VariantName = 'ws' | 'ws-scripted' | 'socketio' | 'taskpulse' | 'taskpulse-unverified';
+export type VariantName = 'ws' | 'ws-twin' | 'ws-scripted' | 'socketio' | 'taskpulse' | 'taskpulse-unverified';
 
 /** Every variant, in the default order. */
-export const VARIANTS: readonly VariantName[] = ['ws', 'ws-scripted', 'socketio', 'taskpulse', 'taskpulse-unverified'];
+export const VARIANTS: readonly VariantName[] = [
+  'ws',
+  'ws-twin',
+  'ws-scripted',
+  'socketio',
+  'taskpulse',
+  'taskpulse-unverified',
+];
 
 /** Whether a variant is a taskpulse hub (native protocol, resumable, needs the packages). */
 export function isTaskpulse(v: VariantName): boolean {

@@ -107,6 +107,12 @@ async function createPublisher(options: PublisherOptions): Promise<BenchPublishe
 /** The bare `ws` variant. */
 export const wsVariant: Variant = { name: 'ws', startServer, createPublisher };
 
+/**
+ * A second bare `ws` server, the same code under another name: beside `ws` in the same run, the
+ * ratio of two equal servers, i.e. how finely this machine's figures can tell two servers apart.
+ */
+export const wsTwinVariant: Variant = { ...wsVariant, name: 'ws-twin' };
+
 /** Bare `ws` fed by taskpulse's publisher (see the module comment); needs the taskpulse packages. */
 export const wsScriptedVariant: Variant = {
   name: 'ws-scripted',

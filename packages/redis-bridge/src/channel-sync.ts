@@ -14,6 +14,7 @@ import {
   type StreamPosition,
 } from '@taskpulse/protocol';
 import type { RawEntry, RawRead, ReadRequest } from './history-reader';
+import { hmacSha1Matches, type Sha1State, sha1BlockState } from './hmac-sha1';
 
 /** What a channel synchronizer needs from its subscriber. @internal */
 export interface ChannelSyncDeps {
@@ -59,12 +60,12 @@ export interface ChannelSync {
   /** Resolves once the channel's starting position is known (the first read). */
   start(): Promise<void>;
   /**
-   * Whether `mac`, the MAC a pub/sub message carried (stripped from `text`), proves that the
-   * publish script sent `text`: the channel is verified, MACs are accepted and the channel's key
-   * is known and checks. Such a text is also one the script checked in full (`lua/publish.lua`
-   * attaches a MAC only then). Never throws.
+   * Whether the MAC a pub/sub message carried (40 hex digits at `bytes[macAt…]`) proves that the
+   * publish script sent the text `bytes[0…length)` (the message without its MAC): the channel is
+   * verified, MACs are accepted and the channel's key is known and checks. Such a text is also one
+   * the script checked in full (`lua/publish.lua` attaches a MAC only then). Never throws.
    */
-  authentic(text: string, mac: string): boolean;
+  authentic(bytes: Uint8Array, length: number, macAt: number): boolean;
   /**
    * A live publication for this channel (its header checked on arrival); `authentic` when its
    * MAC checked ({@link ChannelSync.authentic}): it is then delivered without a read-back.
@@ -92,63 +93,38 @@ interface Buffered {
  */
 export interface MacKey {
   hex: string;
-  key: Buffer;
-  /** key XOR ipad, one 64-byte SHA-1 block */
-  inner: Buffer;
-  /** key XOR opad, then room for the inner digest (64 + 20 bytes) */
-  outer: Buffer;
+  /** SHA-1's state after the block key XOR ipad */
+  inner: Sha1State;
+  /** SHA-1's state after the block key XOR opad */
+  outer: Sha1State;
 }
 
 const SHA1_BLOCK = 64;
-const SHA1_SIZE = 20;
 
 /** The {@link MacKey} of a key in hex (a key longer than one block is hashed first, as HMAC does). @internal */
 export function macKeyOf(hex: string): MacKey {
   const key = Buffer.from(hex, 'hex');
   const block = key.length > SHA1_BLOCK ? crypto.createHash('sha1').update(key).digest() : key;
   const inner = Buffer.alloc(SHA1_BLOCK, 0x36);
-  const outer = Buffer.alloc(SHA1_BLOCK + SHA1_SIZE, 0x5c);
+  const outer = Buffer.alloc(SHA1_BLOCK, 0x5c);
   for (let i = 0; i < block.length; i++) {
     inner[i] = (inner[i] as number) ^ (block[i] as number);
     outer[i] = (outer[i] as number) ^ (block[i] as number);
   }
-  return { hex, key, inner, outer };
+  return { hex, inner: sha1BlockState(inner), outer: sha1BlockState(outer) };
 }
 
-// `crypto.hash` (Node 20.12+): a one-shot digest without a Hash object. Older Node uses createHmac.
-const oneShot = (crypto as { hash?: (algorithm: string, data: Buffer, encoding: string) => Buffer | string }).hash;
-
-// The given MAC's 20 bytes, decoded here for the comparison (checks never nest: one buffer serves all).
-const givenMac = Buffer.alloc(SHA1_SIZE);
-
 /**
- * Whether `mac` (40 hex characters) is HMAC-SHA1(key, text), the MAC `lua/publish.lua` appends to
- * the pub/sub message of a channel with a key. Checked once per live message: as
- * SHA1(outer ‖ SHA1(inner ‖ text)) with two one-shot digests, not `createHmac`, whose per-message
- * setup cost more than the hashing itself (µs of OpenSSL code that is cold at low rates). The MAC
- * is compared as bytes with `timingSafeEqual`: a loop over the two hex strings' characters ran as
- * generic property loads in optimized code (about 10,000 instructions per message under callgrind).
+ * Whether the 40 hex digits at `mac[macAt…]` are HMAC-SHA1(key, bytes[0…length)), the MAC
+ * `lua/publish.lua` appends to the pub/sub message of a channel with a key. Checked once per live
+ * message, over the bytes Redis delivered (nothing is encoded back from text), in JavaScript
+ * from the key's precomputed pad states: through `node:crypto` the check was OpenSSL and `Buffer`
+ * setup more than hashing, and that code is cold at low publication rates (`hmac-sha1.ts`). The
+ * digest is compared in full whatever differs.
  * @internal
  */
-export function macMatches(key: MacKey, text: string, mac: string): boolean {
-  // 40 ASCII characters (as many UTF-8 bytes: hex decoding reads only a character's low byte) that
-  // decode to 20 bytes (it stops at the first one that is not a hex digit)
-  if (
-    mac.length !== 2 * SHA1_SIZE ||
-    Buffer.byteLength(mac) !== 2 * SHA1_SIZE ||
-    givenMac.write(mac, 0, 'hex') !== SHA1_SIZE
-  ) {
-    return false;
-  }
-  if (oneShot === undefined) {
-    return crypto.timingSafeEqual(givenMac, crypto.createHmac('sha1', key.key).update(text).digest());
-  }
-  const message = Buffer.allocUnsafe(SHA1_BLOCK + Buffer.byteLength(text));
-  key.inner.copy(message, 0);
-  message.write(text, SHA1_BLOCK, 'utf8');
-  (oneShot('sha1', message, 'buffer') as Buffer).copy(key.outer, SHA1_BLOCK);
-  // compared in full whatever differs (no early exit)
-  return crypto.timingSafeEqual(givenMac, oneShot('sha1', key.outer, 'buffer') as Buffer);
+export function macMatches(key: MacKey, bytes: Uint8Array, length: number, mac: Uint8Array, macAt: number): boolean {
+  return hmacSha1Matches(key.inner, key.outer, bytes, length, mac, macAt);
 }
 
 /** Creates the synchronizer of one channel. @internal */
@@ -357,8 +333,10 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
 
   return {
     start: () => sync(),
-    authentic(text, mac) {
-      return deps.verify && deps.acceptMac !== false && macKey !== null && macMatches(macKey, text, mac);
+    authentic(bytes, length, macAt) {
+      return (
+        deps.verify && deps.acceptMac !== false && macKey !== null && macMatches(macKey, bytes, length, bytes, macAt)
+      );
     },
     // `verified`: authentic() held, which it does only on a verified channel
     receive(p, verified = false) {

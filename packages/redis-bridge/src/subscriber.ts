@@ -29,26 +29,26 @@ import {
   type RedisConnectionOptions,
   trackConnection,
 } from './connection';
-import {
-  checkPublicationText,
-  entryPublication,
-  MAC_HEX,
-  type RawRead,
-  type ReadRequest,
-  readerOn,
-} from './history-reader';
+import { checkPublicationText, entryPublication, type RawRead, type ReadRequest, readerOn } from './history-reader';
 import { channelKeys } from './keys';
 
 /** The MAC suffix `lua/publish.lua` puts at the end of a pub/sub message: `,"_tpmac":"<40 hex>"}`. */
-const MAC_PREFIX = ',"_tpmac":"';
+const MAC_PREFIX = Buffer.from(',"_tpmac":"', 'latin1');
 const MAC_SUFFIX_LENGTH = MAC_PREFIX.length + 40 + '"}'.length;
 
-/** The MAC at the end of a pub/sub message (`,"_tpmac":"<40 hex>"}`), or undefined. */
-function macOf(message: string): string | undefined {
+/**
+ * Where the MAC suffix of a pub/sub message (`,"_tpmac":"<40 lowercase hex digits>"}`) starts in
+ * its bytes, or -1 when it has none.
+ */
+function macSuffixAt(message: Uint8Array): number {
   const at = message.length - MAC_SUFFIX_LENGTH;
-  if (at <= 0 || !message.endsWith('"}') || !message.startsWith(MAC_PREFIX, at)) return undefined;
-  const mac = message.slice(at + MAC_PREFIX.length, -2);
-  return MAC_HEX.test(mac) ? mac : undefined;
+  if (at <= 0 || message[message.length - 1] !== 0x7d || message[message.length - 2] !== 0x22) return -1;
+  for (let i = 0; i < MAC_PREFIX.length; i++) if (message[at + i] !== MAC_PREFIX[i]) return -1;
+  for (let i = at + MAC_PREFIX.length; i < message.length - 2; i++) {
+    const c = message[i] as number;
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return -1;
+  }
+  return at;
 }
 
 /** Options of {@link createSubscriber}. */
@@ -151,11 +151,21 @@ export interface Subscriber {
 interface ChannelRecord {
   channel: string;
   pubsub: string;
-  handlers: Set<BrokerHandler>;
+  /**
+   * Replaced, never changed in place: a delivery loops over the array it started with while a
+   * handler (un)subscribes, without copying it per message.
+   */
+  handlers: readonly BrokerHandler[];
   sync: ChannelSync;
   ns: NamespaceOptions;
   /** Resolves when the first subscription and read are done. */
   ready: Promise<void>;
+}
+
+/** `list` without one occurrence of `item` (the last one), as a new array. */
+function withoutOne<T>(list: readonly T[], item: T): readonly T[] {
+  const at = list.lastIndexOf(item);
+  return at < 0 ? list : [...list.slice(0, at), ...list.slice(at + 1)];
 }
 
 /** Internal: builds a subscriber on an open connection; the broker shares its connection. @internal */
@@ -204,15 +214,20 @@ export function subscriberOn(
     onError(error, { channel });
   }
 
+  function handlerThrew(record: ChannelRecord, cause: unknown): void {
+    counters.handlerErrors++;
+    onError(new TaskpulseError('internal', `a handler of ${record.channel} threw`, { cause }), {
+      channel: record.channel,
+    });
+  }
+
   function callHandlers(record: ChannelRecord, call: (h: BrokerHandler) => void): void {
-    for (const handler of [...record.handlers]) {
+    const handlers = record.handlers;
+    for (let i = 0; i < handlers.length; i++) {
       try {
-        call(handler);
+        call(handlers[i] as BrokerHandler);
       } catch (cause) {
-        counters.handlerErrors++;
-        onError(new TaskpulseError('internal', `a handler of ${record.channel} threw`, { cause }), {
-          channel: record.channel,
-        });
+        handlerThrew(record, cause);
       }
     }
   }
@@ -240,21 +255,28 @@ export function subscriberOn(
   function deliver(record: ChannelRecord, message: PublicationMessage): void {
     counters.delivered++;
     let parsed: Publication | null | undefined;
-    callHandlers(record, (h) => {
-      if (h.onMessage) {
-        h.onMessage(message);
-        return;
-      }
-      if (parsed === undefined) {
-        try {
-          parsed = message.publication();
-        } catch (error) {
-          parsed = null;
-          invalid(record.channel, TaskpulseError.from(error, 'bad_frame'));
+    // Once per publication: a plain loop, no closure or copy of the handlers.
+    const handlers = record.handlers;
+    for (let i = 0; i < handlers.length; i++) {
+      const h = handlers[i] as BrokerHandler;
+      try {
+        if (h.onMessage) {
+          h.onMessage(message);
+          continue;
         }
+        if (parsed === undefined) {
+          try {
+            parsed = message.publication();
+          } catch (error) {
+            parsed = null;
+            invalid(record.channel, TaskpulseError.from(error, 'bad_frame'));
+          }
+        }
+        if (parsed) h.onPublication(parsed);
+      } catch (cause) {
+        handlerThrew(record, cause);
       }
-      if (parsed) h.onPublication(parsed);
-    });
+    }
   }
 
   function createRecord(channel: string, ns: NamespaceOptions): ChannelRecord {
@@ -262,7 +284,7 @@ export function subscriberOn(
     const record: ChannelRecord = {
       channel,
       pubsub: channelKeys(connection.prefix, channel).pubsub,
-      handlers: new Set(),
+      handlers: [],
       ns,
       ready: Promise.resolve(),
       sync: createChannelSync({
@@ -300,19 +322,30 @@ export function subscriberOn(
     return record;
   }
 
-  function onMessage(pubsubChannel: string, message: string): void {
+  /**
+   * A pub/sub message, as the bytes Redis sent: its MAC is checked over those bytes, and the text
+   * is decoded once (ioredis' `message` event would decode it, and the MAC check encode it back).
+   */
+  function onMessage(pubsubChannel: Buffer, body: Buffer): void {
     // Runs inside ioredis' event loop: nothing may throw from here.
     try {
       counters.received++;
-      const record = records.get(pubsubChannel);
+      const record = records.get(pubsubChannel.toString());
       if (!record) return; // a message racing an unsubscribe
       // A MAC appended by the publish script goes first: handlers and every check below see the
       // stored text (the script refuses bodies that end like the suffix, so this is unambiguous).
-      const mac = macOf(message);
+      // The suffix's `,` becomes the text's closing `}` in place (the bytes are this message's
+      // own, a slice of what ioredis read, never read again), so the stored text is one run of
+      // bytes: hashed where it lies, and decoded into a flat string.
+      const suffixAt = macSuffixAt(body);
       let authentic = false;
-      if (mac !== undefined) {
-        message = `${message.slice(0, -MAC_SUFFIX_LENGTH)}}`;
-        authentic = record.sync.authentic(message, mac);
+      let message: string;
+      if (suffixAt >= 0) {
+        body[suffixAt] = 0x7d;
+        authentic = record.sync.authentic(body, suffixAt + 1, suffixAt + MAC_PREFIX.length);
+        message = body.toString('utf8', 0, suffixAt + 1);
+      } else {
+        message = body.toString('utf8');
       }
       // An authentic text is one the publish script checked in full (it attaches a MAC to no
       // other): its size, header and channel are checked, not its JSON again. Any other text is
@@ -329,7 +362,7 @@ export function subscriberOn(
     }
   }
 
-  sub.on(sharded ? 'smessage' : 'message', onMessage);
+  sub.on(sharded ? 'smessageBuffer' : 'messageBuffer', onMessage);
 
   // After a reconnect the Redis subscriptions are gone until resubscribeAll succeeds and every
   // channel has recovered what it missed: until then the subscriber is not ready (status() says
@@ -400,12 +433,9 @@ export function subscriberOn(
       const ns = resolve(channel);
       const pubsub = channelKeys(connection.prefix, channel).pubsub;
       let record = records.get(pubsub);
-      // Each subscription gets its own entry so that one handler object can subscribe twice.
-      const entry: BrokerHandler = {
-        onPublication: (p) => handler.onPublication(p),
-        ...(handler.onMessage ? { onMessage: (m: PublicationMessage) => handler.onMessage?.(m) } : {}),
-        onReset: (e) => handler.onReset?.(e),
-      };
+      // The handler itself is the entry (no wrapper to call through per message); one handler
+      // object may subscribe twice, and each unsubscribe removes one of its entries.
+      const entry = handler;
       if (!record) {
         const created = createRecord(channel, ns);
         record = created;
@@ -423,11 +453,11 @@ export function subscriberOn(
         });
       }
       const current = record;
-      current.handlers.add(entry);
+      current.handlers = [...current.handlers, entry];
       try {
         await current.ready;
       } catch (error) {
-        current.handlers.delete(entry);
+        current.handlers = withoutOne(current.handlers, entry);
         throw TaskpulseError.from(error, 'unavailable');
       }
       let active = true;
@@ -436,8 +466,8 @@ export function subscriberOn(
         async unsubscribe() {
           if (!active) return;
           active = false;
-          current.handlers.delete(entry);
-          if (current.handlers.size === 0) await dropRecord(current);
+          current.handlers = withoutOne(current.handlers, entry);
+          if (current.handlers.length === 0) await dropRecord(current);
         },
       };
     },

@@ -230,12 +230,16 @@ describe('a hub verifying live messages by their MAC', () => {
     const t = texts();
     await subscriber.subscribe(c, t.handler); // the head read learns the key
     expect(reads - base.reads).toBe(1);
+    // the MAC is checked over the bytes as Redis sent them: text outside ASCII too, in every
+    // length of UTF-8 sequence, and around SHA-1's block edges
+    const data = (n: number) => (n % 2 === 0 ? n : { n, s: `${'é✓𝄞'.repeat(n)}${'x'.repeat(n * 3)}` });
     for (const n of range(1, 20)) {
-      await publisher.publish(c, 'e', n);
+      await publisher.publish(c, 'e', data(n));
       await waitUntil(() => t.got.length === n, `publication ${n}`);
     }
     expect(reads - base.reads).toBe(1);
     expect(stats().macVerified - base.verified).toBe(20);
+    expect(t.got.map((m) => m.publication().data)).toEqual(range(1, 20).map(data));
     expect(t.got.map((m) => m.text)).toEqual((await historyTexts(c)).slice(1));
     expect(t.got.every((m) => !m.text.includes('_tpmac') && !('_tpmac' in (m.publication() as object)))).toBe(true);
   });
@@ -447,38 +451,57 @@ describe('without a key, the read-back still serves', () => {
   });
 });
 
-describe('macMatches: HMAC-SHA1 from two one-shot digests', () => {
-  it('agrees with createHmac for keys of one block and longer, and any text, and refuses anything else', () => {
+describe('macMatches: HMAC-SHA1 in JavaScript over the message bytes', () => {
+  /** `text` then `mac` as one message's bytes, checked as the subscriber checks them. */
+  const check = (key: ReturnType<typeof macKeyOf>, text: Buffer, mac: Buffer | string) => {
+    const bytes = Buffer.concat([text, typeof mac === 'string' ? Buffer.from(mac, 'utf8') : mac]);
+    return macMatches(key, bytes, text.length, bytes, text.length);
+  };
+
+  it('agrees with createHmac for keys of one block and longer, texts of every length around the block edges, and any bytes', () => {
     const texts = [
-      '',
-      '{"channel":"m:1","offset":1,"epoch":"e","event":"x","data":{"s":"naïve ✓ 𝄞"},"ts":1}',
-      'x'.repeat(70_000),
-      '\ud800 lone surrogate',
+      Buffer.from('{"channel":"m:1","offset":1,"epoch":"e","event":"x","data":{"s":"naïve ✓ 𝄞"},"ts":1}'),
+      Buffer.from('x'.repeat(70_000)),
+      Buffer.from([0xed, 0xa0, 0x80, 0xff, 0x00]), // not UTF-8: the bytes are what is signed
+      ...range(0, 200).map((n) => randomBytes(n)),
     ];
-    for (const size of [20, 64, 65, 100]) {
+    for (const size of [1, 20, 64, 65, 100]) {
       const raw = randomBytes(size);
       const key = macKeyOf(raw.toString('hex'));
       for (const text of texts) {
         const mac = createHmac('sha1', raw).update(text).digest('hex');
-        expect(macMatches(key, text, mac)).toBe(true);
-        // the key's buffers are reused: a second message under the same key checks as well
-        expect(macMatches(key, `${text}!`, createHmac('sha1', raw).update(`${text}!`).digest('hex'))).toBe(true);
+        expect(check(key, text, mac)).toBe(true);
+        // the scratch state is reused: a second message under the same key checks as well
+        const longer = Buffer.concat([text, Buffer.from('!')]);
+        expect(check(key, longer, createHmac('sha1', raw).update(longer).digest('hex'))).toBe(true);
         const flipped = `${mac.slice(0, 39)}${mac[39] === '0' ? '1' : '0'}`;
-        expect(macMatches(key, text, flipped)).toBe(false);
-        expect(macMatches(key, `${text} `, mac)).toBe(false);
-        // compared as bytes: the same digits in upper case are the same MAC (the subscriber only
-        // takes lowercase ones off a message, MAC_HEX)
-        expect(macMatches(key, text, mac.toUpperCase())).toBe(true);
-        expect(macMatches(key, text, mac.slice(0, 38))).toBe(false);
-        expect(macMatches(key, text, `${mac}00`)).toBe(false);
-        expect(macMatches(key, text, `${mac.slice(0, 39)}g`)).toBe(false);
-        expect(macMatches(key, text, `g${mac.slice(1)}`)).toBe(false);
-        // a character outside ASCII whose low byte is the digit itself (hex decoding reads only
-        // the low byte: U+0130 + 3 reads as '3')
-        const last = mac.charCodeAt(39);
-        expect(macMatches(key, text, `${mac.slice(0, 39)}${String.fromCharCode(0x100 + last)}`)).toBe(false);
-        expect(macMatches(key, text, `${mac.slice(0, 39)}${String.fromCharCode(0x8000 + last)}`)).toBe(false);
+        expect(check(key, text, flipped)).toBe(false);
+        expect(check(key, longer, mac)).toBe(false);
+        // hex digits in either case are the same bytes (the subscriber only takes lowercase ones
+        // off a message)
+        expect(check(key, text, mac.toUpperCase())).toBe(true);
       }
     }
+  });
+
+  it('refuses digits that are not hex, or not all there, and bounds outside the bytes', () => {
+    const raw = randomBytes(20);
+    const key = macKeyOf(raw.toString('hex'));
+    const text = Buffer.from('{"channel":"m:1","offset":1,"epoch":"e","event":"x","data":1,"ts":1}');
+    const mac = createHmac('sha1', raw).update(text).digest('hex');
+    expect(check(key, text, mac)).toBe(true);
+    expect(check(key, text, mac.slice(0, 38))).toBe(false);
+    expect(check(key, text, `${mac.slice(0, 39)}g`)).toBe(false);
+    expect(check(key, text, `g${mac.slice(1)}`)).toBe(false);
+    // a character outside ASCII is bytes of 0x80 and more, none of them a digit, whatever its
+    // low byte (U+0130 + 3 is not '3')
+    expect(check(key, text, `${mac.slice(0, 39)}${String.fromCharCode(0x100 + mac.charCodeAt(39))}`)).toBe(false);
+    // each digit's value matters: ':' and '@' sit just past '9' and before 'A'
+    expect(check(key, text, `${mac.slice(0, 39)}:`)).toBe(false);
+    expect(check(key, text, `@${mac.slice(1)}`)).toBe(false);
+    const bytes = Buffer.concat([text, Buffer.from(mac)]);
+    expect(macMatches(key, bytes, text.length, bytes, text.length + 1)).toBe(false);
+    expect(macMatches(key, bytes, bytes.length + 1, bytes, text.length)).toBe(false);
+    expect(macMatches(key, bytes, -1, bytes, text.length)).toBe(false);
   });
 });

@@ -240,6 +240,41 @@ describe('subscriber', () => {
     await subO.unsubscribe();
   });
 
+  it('takes one handler object twice (one delivery per subscription), and lets a handler unsubscribe another mid-delivery', async () => {
+    const c = `t:${uniqueId()}`;
+    const twice = collector();
+    const first = await subscriber.subscribe(c, twice.handler);
+    const second = await subscriber.subscribe(c, twice.handler);
+    await publisher.publish(c, 'e', 1);
+    await twice.waitFor(2);
+    await first.unsubscribe();
+    await first.unsubscribe(); // idempotent: the other subscription stays
+    expect(await numsub(c)).toBe(1);
+    await publisher.publish(c, 'e', 2);
+    await twice.waitFor(3);
+
+    // A handler that drops the next one while a publication is being handed out: the delivery
+    // in progress still reaches it, later ones do not.
+    const later = collector();
+    let laterSub: Awaited<ReturnType<Subscriber['subscribe']>> | undefined;
+    const dropper = await subscriber.subscribe(c, {
+      onPublication() {
+        void laterSub?.unsubscribe();
+      },
+    });
+    laterSub = await subscriber.subscribe(c, later.handler);
+    await publisher.publish(c, 'e', 3);
+    await later.waitFor(1);
+    await publisher.publish(c, 'e', 4);
+    await twice.waitFor(5);
+    await sleep(30);
+    expect(later.publications.map((p) => p.data)).toEqual([3]);
+    expect(twice.publications.map((p) => p.data)).toEqual([1, 1, 2, 3, 4]);
+    await dropper.unsubscribe();
+    await second.unsubscribe();
+    expect(await numsub(c)).toBe(0);
+  });
+
   it('isolates a throwing handler from the other handlers of the channel', async () => {
     const c = `t:${uniqueId()}`;
     const good = collector();

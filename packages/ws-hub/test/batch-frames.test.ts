@@ -2,7 +2,7 @@ import type { Publication } from '@taskpulse/protocol';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FlushCycle, OutboundBatch } from '../src/core/outbound-scheduler';
 import { batchFrame, SerializedPublication } from '../src/core/serialized';
-import { frameBatch, frameText } from '../src/ws/frame';
+import { frameBatch, framedPublication, frameText } from '../src/ws/frame';
 
 let offsets = 0;
 function pub(data: unknown, channel = 'task:batch'): SerializedPublication {
@@ -54,6 +54,27 @@ describe('frameBatch (a batch framed straight from the publications’ texts)', 
       json.mockRestore();
     }
   });
+});
+
+describe('framedPublication (the frame written straight from the publication’s text)', () => {
+  const cases: Array<[string, () => SerializedPublication]> = [
+    ['ASCII (7-bit length)', () => pub(1)],
+    ['multi-byte and astral text', () => pub('é ü ß 任务进度 ✓ 🚀')],
+    [
+      'a lone surrogate in a passed-through text',
+      () => fromText('{"channel":"task:batch","epoch":"e1","offset":1,"event":"x","data":"\ud800 lone","ts":1}'),
+    ],
+    ['a 16-bit length (≥ 126 bytes)', () => pub({ note: 'x'.repeat(200) })],
+    ['a 64-bit length (≥ 64 KiB)', () => pub({ note: `é${'y'.repeat(70_000)}` })],
+  ];
+  for (const [name, make] of cases) {
+    it(`writes the same bytes as framing the frame's text, once per publication: ${name}`, () => {
+      const p = make();
+      const got = framedPublication(p);
+      expect(Buffer.from(got).equals(frameText(p.frame))).toBe(true);
+      expect(framedPublication(p)).toBe(got);
+    });
+  }
 });
 
 describe('FlushCycle', () => {

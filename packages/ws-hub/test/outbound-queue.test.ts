@@ -106,15 +106,22 @@ describe('OutboundQueue', () => {
     });
     const slowCuts: number[] = [];
     const peak = { bytes: 0 };
-    const written = { count: 0 };
     const scheduler = new OutboundScheduler((error) => {
       throw error;
     });
+    let counted = 0;
+    // deliveries reach the counter when they are committed (at scrape time in a hub), read here
+    const written = {
+      get count() {
+        scheduler.commitCounts();
+        return counted;
+      },
+    };
     const settings: OutboundSettings = {
       scheduler,
       counter: scheduler.counter({
         inc: (n = 1) => {
-          written.count += n;
+          counted += n;
         },
       }),
       maxBufferedBytes,

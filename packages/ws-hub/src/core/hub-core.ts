@@ -118,6 +118,7 @@ export class HubCore {
         this.#publicationsIn = 0;
         return received;
       },
+      commitDeliveries: () => this.outbound.commitCounts(),
     });
     this.limits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
     this.logger = options.logger ?? silentLogger;

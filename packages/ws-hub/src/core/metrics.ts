@@ -50,6 +50,12 @@ export interface HubMetricsOptions {
    * with a prom-client call per publication.
    */
   takePublicationsIn?: () => number;
+  /**
+   * Adds the deliveries counted since its last call to `taskpulse_deliveries_total`, called at
+   * scrape time: the hub counts deliveries in plain numbers, not with a prom-client call per
+   * flush of its outbound queues.
+   */
+  commitDeliveries?: () => void;
 }
 
 /** Creates the metrics of a hub. */
@@ -97,6 +103,9 @@ export function createHubMetrics(options: HubMetricsOptions = {}): HubMetrics {
       help: 'Publications delivered to connections',
       labelNames: ['transport'],
       registers,
+      collect() {
+        options.commitDeliveries?.();
+      },
     }),
     publishes: new Counter({
       name: 'taskpulse_publishes_total',

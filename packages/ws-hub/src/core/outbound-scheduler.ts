@@ -167,7 +167,7 @@ export class OutboundScheduler {
 
   /**
    * Makes sure a flush cycle ends the turn (one `setImmediate` a turn), also without a dirty
-   * queue: a queue that wrote directly needs the turn to move on and its delivery counted.
+   * queue: a queue that wrote directly needs the turn to move on.
    */
   touch(): void {
     if (!this.#scheduled) {
@@ -176,7 +176,12 @@ export class OutboundScheduler {
     }
   }
 
-  /** Adds pending delivery counts to their prom-client counters. */
+  /**
+   * Adds pending delivery counts to their prom-client counters. Called when the metrics are read
+   * (the deliveries counter's `collect`) and when a transport closes, not per flush: prom-client
+   * hashes a child's labels on every `inc`, and at one flush per publication that was prom-client
+   * code running, cold, once per publication.
+   */
   commitCounts(): void {
     for (const counter of this.#counters.values()) {
       if (counter.pending > 0) {
@@ -205,6 +210,5 @@ export class OutboundScheduler {
     }
     dirty.length = 0;
     this.#cycle.clear();
-    this.commitCounts();
   };
 }

@@ -5,7 +5,7 @@
 import type { Publication, PublicationMessage } from '@taskpulse/protocol';
 
 /** The start of a `publication` frame; the publication's text follows without its `{`. */
-const FRAME_OPEN = '{"type":"publication",';
+export const FRAME_OPEN = '{"type":"publication",';
 
 /**
  * A publication with its JSON, shared by every subscriber of a hub process. Built from a broker

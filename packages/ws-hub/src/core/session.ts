@@ -20,7 +20,7 @@ import {
   TaskpulseError,
   type UnsubscribedFrame,
 } from '@taskpulse/protocol';
-import { ChannelSubscription, type SubscriptionTarget } from './channel-subscription';
+import { ChannelSubscription, type DeliverySink, type SubscriptionTarget } from './channel-subscription';
 import { ExpiryTimer } from './expiry';
 import type { HubCore } from './hub-core';
 import type { Principal } from './principal';
@@ -48,6 +48,13 @@ export interface SessionTransport {
   sendControl(frame: string, value?: ServerFrame): void;
   /** Delivers a publication of a subscribed channel. Bindings may coalesce, batch or conflate. */
   deliver(publication: SerializedPublication, kind: ChannelKind): void;
+  /**
+   * The outbound queue that {@link SessionTransport.deliver} would hand every publication to
+   * unchanged, if that is all it does: subscriptions then hand them to it directly (one call and
+   * one object fewer per delivery). Read when a subscription is created; undefined when `deliver`
+   * does more (a dialect that encodes each publication).
+   */
+  readonly deliverySink?: DeliverySink | undefined;
   /** Closes the connection with a close code and reason. */
   close(code: number, reason: string): void;
 }
@@ -428,6 +435,11 @@ export class Session implements SubscriptionTarget {
   /** @internal {@inheritDoc SubscriptionTarget.deliver} */
   deliver(publication: SerializedPublication, kind: ChannelKind): void {
     this.transport.deliver(publication, kind);
+  }
+
+  /** @internal {@inheritDoc SubscriptionTarget.deliverySink} */
+  get deliverySink(): DeliverySink | undefined {
+    return this.transport.deliverySink;
   }
 
   /** @internal {@inheritDoc SubscriptionTarget.rebaseline} */

@@ -9,6 +9,7 @@
  * @module @taskpulse/ws-hub/dialects
  */
 
+export type { DeliverySink } from '../core/channel-subscription';
 // The codec contract, then the dialects and their building blocks, by module
 export {
   type CodecConnection,

@@ -9,6 +9,7 @@
 import { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { type ChannelKind, CloseCode, type ServerFrame } from '@taskpulse/protocol';
+import type { DeliverySink } from '../core/channel-subscription';
 import type { HubCore } from '../core/hub-core';
 import { type OutboundEncoder, OutboundQueue, type OutboundSettings, type OutboundSink } from '../core/outbound-queue';
 import type { OutboundBatch } from '../core/outbound-scheduler';
@@ -216,6 +217,11 @@ export class SseTransport implements SessionTransport, OutboundSink {
   /** {@inheritDoc SessionTransport.deliver} */
   deliver(publication: SerializedPublication, kind: ChannelKind): void {
     this.#queue.publication(publication, kind);
+  }
+
+  /** {@inheritDoc SessionTransport.deliverySink} */
+  get deliverySink(): DeliverySink {
+    return this.#queue;
   }
 
   /** {@inheritDoc SessionTransport.close} */

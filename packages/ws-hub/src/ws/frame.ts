@@ -9,7 +9,7 @@
  */
 import type { OutboundEncoder } from '../core/outbound-queue';
 import type { OutboundBatch } from '../core/outbound-scheduler';
-import { BATCH_OPEN, batchFrame, type SerializedPublication } from '../core/serialized';
+import { BATCH_OPEN, batchFrame, FRAME_OPEN, type SerializedPublication } from '../core/serialized';
 
 const FIN_TEXT = 0x81;
 
@@ -42,11 +42,25 @@ export function frameText(text: string): Buffer {
   return out;
 }
 
-/** The framed bytes of a publication's native `publication` frame, computed once per publication. */
+/**
+ * The framed bytes of a publication's native `publication` frame, computed once per publication,
+ * straight from the publication's text: the frame is `{"type":"publication",` followed by the text
+ * without its `{`, so the text is encoded one byte early and the frame's opening written over its
+ * `{`. Building the frame's string first made a rope that encoding had to flatten: two strings
+ * and a copy of the text per publication.
+ */
 export function framedPublication(p: SerializedPublication): Uint8Array {
   let bytes = p.wireBytes;
   if (bytes === undefined) {
-    bytes = frameText(p.frame);
+    const payloadBytes = p.frameBytes;
+    const header = headerLength(payloadBytes);
+    const out = Buffer.allocUnsafe(header + payloadBytes);
+    writeHeader(out, payloadBytes);
+    const textAt = header + FRAME_OPEN.length - 1;
+    const written = out.write(p.json, textAt, 'utf8');
+    out.write(FRAME_OPEN, header, 'latin1');
+    // Sizes and writes agree for any JavaScript string; should they ever not, the plain way.
+    bytes = textAt + written === out.length ? out : frameText(p.frame);
     p.wireBytes = bytes;
   }
   return bytes;

@@ -6,6 +6,7 @@
  */
 import { type ChannelKind, CloseCode, type ServerFrame, type TaskpulseLogger } from '@taskpulse/protocol';
 import { WebSocket } from 'ws';
+import type { DeliverySink } from '../core/channel-subscription';
 import type { CodecConnection } from '../core/codec';
 import { OutboundQueue, type OutboundSettings, type OutboundSink } from '../core/outbound-queue';
 import type { SerializedPublication } from '../core/serialized';
@@ -160,6 +161,12 @@ export class WsConnection implements SessionTransport, OutboundSink {
     this.#queue.batchable = codec === undefined || codec.batchable;
     const greeting = codec === undefined ? session.welcomeFrame() : codec.greeting();
     if (greeting !== null) this.#queue.control(greeting);
+  }
+
+  /** {@inheritDoc SessionTransport.deliverySink} */
+  get deliverySink(): DeliverySink | undefined {
+    // the native codec queues every publication as it is (see deliver)
+    return this.#codec === undefined ? this.#queue : undefined;
   }
 
   /** {@inheritDoc SessionTransport.deliver} */
