@@ -158,7 +158,7 @@ export function parseOptions(argv: string[], resultsDir: string): BenchOptions {
     layouts: mode === 'smoke' ? ['one'] : ['one', 'many'],
     loads: mode === 'smoke' ? [2000] : [10_000, 50_000, 'max'],
     variants: [...VARIANTS],
-    // 2 repetitions × 4 variants keep the full run near 15 min on 2 cores (3 took ~20 min)
+    // 2 repetitions × 6 variants keep the full run near 20 min on 2 cores
     reps: mode === 'full' ? 2 : 1,
     warmupMs: mode === 'full' ? 400 : 250,
     // A fresh server runs code called once per publication in V8's baseline tier for seconds at

@@ -115,7 +115,7 @@ export function macKeyOf(hex: string): MacKey {
 }
 
 /**
- * Whether the 40 hex digits at `mac[macAt…]` are HMAC-SHA1(key, bytes[0…length)), the MAC
+ * Whether the 40 hex digits at `bytes[macAt…]` are HMAC-SHA1(key, bytes[0…length)), the MAC
  * `lua/publish.lua` appends to the pub/sub message of a channel with a key. Checked once per live
  * message, over the bytes Redis delivered (nothing is encoded back from text), in JavaScript
  * from the key's precomputed pad states: through `node:crypto` the check was OpenSSL and `Buffer`
@@ -123,8 +123,8 @@ export function macKeyOf(hex: string): MacKey {
  * digest is compared in full whatever differs.
  * @internal
  */
-export function macMatches(key: MacKey, bytes: Uint8Array, length: number, mac: Uint8Array, macAt: number): boolean {
-  return hmacSha1Matches(key.inner, key.outer, bytes, length, mac, macAt);
+export function macMatches(key: MacKey, bytes: Uint8Array, length: number, macAt: number): boolean {
+  return hmacSha1Matches(key.inner, key.outer, bytes, length, macAt);
 }
 
 /** Creates the synchronizer of one channel. @internal */
@@ -334,9 +334,7 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
   return {
     start: () => sync(),
     authentic(bytes, length, macAt) {
-      return (
-        deps.verify && deps.acceptMac !== false && macKey !== null && macMatches(macKey, bytes, length, bytes, macAt)
-      );
+      return deps.verify && deps.acceptMac !== false && macKey !== null && macMatches(macKey, bytes, length, macAt);
     },
     // `verified`: authentic() held, which it does only on a verified channel
     receive(p, verified = false) {

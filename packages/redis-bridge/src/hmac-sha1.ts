@@ -118,7 +118,7 @@ function hexValue(c: number): number {
 }
 
 /**
- * Whether the 40 hex digits at `mac[macAt…macAt+40)` are HMAC-SHA1 of `bytes[0…length)` under the
+ * Whether the 40 hex digits at `bytes[macAt…macAt+40)` are HMAC-SHA1 of `bytes[0…length)` under the
  * key whose padded blocks gave `inner` and `outer` ({@link sha1BlockState}). The digest is compared
  * in full whatever differs (no early exit); a byte that is not a hex digit refuses at once (it
  * says nothing about the expected MAC).
@@ -128,10 +128,9 @@ export function hmacSha1Matches(
   outer: Sha1State,
   bytes: Uint8Array,
   length: number,
-  mac: Uint8Array,
   macAt: number,
 ): boolean {
-  if (length < 0 || length > bytes.length || macAt < 0 || macAt + 40 > mac.length) return false;
+  if (length < 0 || length > bytes.length || macAt < 0 || macAt + 40 > bytes.length) return false;
   state.set(inner);
   finish(state, bytes, length);
   for (let i = 0; i < 5; i++) {
@@ -147,7 +146,7 @@ export function hmacSha1Matches(
   for (let i = 0; i < 5; i++) {
     let given = 0;
     for (let j = 0; j < 8; j++) {
-      const v = hexValue(mac[macAt + 8 * i + j] as number);
+      const v = hexValue(bytes[macAt + 8 * i + j] as number);
       if (v < 0) return false;
       given = (given << 4) | v;
     }

@@ -433,9 +433,6 @@ export function subscriberOn(
       const ns = resolve(channel);
       const pubsub = channelKeys(connection.prefix, channel).pubsub;
       let record = records.get(pubsub);
-      // The handler itself is the entry (no wrapper to call through per message); one handler
-      // object may subscribe twice, and each unsubscribe removes one of its entries.
-      const entry = handler;
       if (!record) {
         const created = createRecord(channel, ns);
         record = created;
@@ -453,11 +450,13 @@ export function subscriberOn(
         });
       }
       const current = record;
-      current.handlers = [...current.handlers, entry];
+      // The handler itself is the entry (no wrapper to call through per message); one handler
+      // object may subscribe twice, and each unsubscribe removes one of its entries.
+      current.handlers = [...current.handlers, handler];
       try {
         await current.ready;
       } catch (error) {
-        current.handlers = withoutOne(current.handlers, entry);
+        current.handlers = withoutOne(current.handlers, handler);
         throw TaskpulseError.from(error, 'unavailable');
       }
       let active = true;
@@ -466,7 +465,7 @@ export function subscriberOn(
         async unsubscribe() {
           if (!active) return;
           active = false;
-          current.handlers = withoutOne(current.handlers, entry);
+          current.handlers = withoutOne(current.handlers, handler);
           if (current.handlers.length === 0) await dropRecord(current);
         },
       };

@@ -281,7 +281,6 @@ export function createWsBinding(core: HubCore, options: WsBindingOptions): WsBin
       closing = (async () => {
         heartbeat.stop();
         for (const c of [...connections]) c.close(code, reason);
-        scheduler.commitCounts();
         if (connections.size > 0) {
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, timeoutMs);
