@@ -47,15 +47,20 @@ export function timeline() {
   };
 }
 
-/** Polls `check` until it returns true; fails with `message` after `timeoutMs` (a wait, not a timed assertion). */
+/**
+ * Polls `check` until it returns true; fails with `message` after `timeoutMs` (a wait, not a
+ * timed assertion). A function as `message` is called at the failure, to say what was seen then.
+ */
 export async function waitUntil(
   check: () => boolean | Promise<boolean>,
-  message: string,
+  message: string | (() => string),
   timeoutMs = 15_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting: ${message}`);
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting: ${typeof message === 'function' ? message() : message}`);
+    }
     await new Promise((r) => setTimeout(r, 10));
   }
 }
