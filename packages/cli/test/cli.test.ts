@@ -197,6 +197,7 @@ describe('taskpulse-hub command', () => {
     running.push(run);
     const { port } = await listening(run);
     await until(() => /"level":"warn".*redis .*connection error/.test(run.stderr()), 'a logged Redis error');
+    expect(run.stderr()).toMatch(/"level":"warn".*Redis is not reachable at start: listening anyway/);
     for (const line of run
       .stderr()
       .trim()

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RedisServer, rawRedisCommand, startRedis } from '@taskpulse/testkit';
@@ -81,6 +82,47 @@ describe('taskpulse-hub --workers 2', () => {
     run.child.kill('SIGTERM');
     expect(await run.exit).toBe(0);
     for (const c of clients) expect((await c.closed).code).toBe(1001);
+  });
+
+  it('takes connections from the moment it says it listens: every worker has reached Redis by then', async () => {
+    // A hub answers 503 `unavailable` while its broker is not connected; a worker that listened
+    // before its Redis connections were up refused the first clients the primary sent it. Redis
+    // behind a proxy that holds each new connection for 500 ms makes that window wide.
+    const proxy = createServer((socket) => {
+      socket.pause();
+      setTimeout(() => {
+        const upstream = connect(redis.port, '127.0.0.1');
+        socket.pipe(upstream).pipe(socket);
+        socket.resume();
+        const end = () => {
+          socket.destroy();
+          upstream.destroy();
+        };
+        socket.on('error', end).on('close', end);
+        upstream.on('error', end).on('close', end);
+      }, 500);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const proxyPort = (proxy.address() as AddressInfo).port;
+    const run = runCli([
+      ...['--workers', '2', '--port', '0', '--host', '127.0.0.1'],
+      ...['--redis-url', `redis://127.0.0.1:${proxyPort}`],
+    ]);
+    running.push(run);
+    const { port } = await listening(run, 60_000);
+    const outcomes = await Promise.all(
+      Array.from({ length: 24 }, () =>
+        TestClient.connect(`ws://127.0.0.1:${port}/taskpulse/ws`).then(
+          (c) => `welcome ${/^w(\d+)-/.exec(c.welcome.clientId)?.[1]}`,
+          (e: Error) => e.message,
+        ),
+      ),
+    );
+    expect(outcomes.filter((o) => !o.startsWith('welcome'))).toEqual([]);
+    expect(new Set(outcomes)).toEqual(new Set(['welcome 1', 'welcome 2']));
+    run.child.kill('SIGTERM');
+    expect(await run.exit).toBe(0);
+    proxy.close();
   });
 
   it('refuses --workers 2 without Redis, naming the flag', async () => {
