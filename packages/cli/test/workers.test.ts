@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, connect, createServer } from 'node:net';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RedisServer, rawRedisCommand, startRedis } from '@taskpulse/testkit';
@@ -84,14 +84,19 @@ describe('taskpulse-hub --workers 2', () => {
     for (const c of clients) expect((await c.closed).code).toBe(1001);
   });
 
-  it('takes connections from the moment it says it listens: every worker has reached Redis by then', async () => {
+  it('takes connections from the moment it says it listens: every worker has reached Redis by then', async ({
+    onTestFinished,
+  }) => {
     // A hub answers 503 `unavailable` while its broker is not connected; a worker that listened
     // before its Redis connections were up refused the first clients the primary sent it. Redis
     // behind a proxy that holds each new connection for 500 ms makes that window wide.
+    const sockets = new Set<Socket>();
     const proxy = createServer((socket) => {
+      sockets.add(socket);
       socket.pause();
       setTimeout(() => {
         const upstream = connect(redis.port, '127.0.0.1');
+        sockets.add(upstream);
         socket.pipe(upstream).pipe(socket);
         socket.resume();
         const end = () => {
@@ -101,6 +106,10 @@ describe('taskpulse-hub --workers 2', () => {
         socket.on('error', end).on('close', end);
         upstream.on('error', end).on('close', end);
       }, 500);
+    });
+    onTestFinished(() => {
+      proxy.close();
+      for (const socket of sockets) socket.destroy();
     });
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     const proxyPort = (proxy.address() as AddressInfo).port;
@@ -122,7 +131,6 @@ describe('taskpulse-hub --workers 2', () => {
     expect(new Set(outcomes)).toEqual(new Set(['welcome 1', 'welcome 2']));
     run.child.kill('SIGTERM');
     expect(await run.exit).toBe(0);
-    proxy.close();
   });
 
   it('refuses --workers 2 without Redis, naming the flag', async () => {

@@ -73,8 +73,8 @@ export async function startHubProcess(settings: HubSettings, options: StartHubPr
   const broker = settings.redis ? createRedisBroker({ ...redisFields(settings, settings.redis), logger }) : undefined;
   // Listen once Redis is reached: a hub answers 503 while its broker is not ready, so a process
   // that listened first (a cluster worker the primary sends connections to at once) refused its
-  // first clients. Redis down at start is waited for as long as one command (`commandTimeoutMs`),
-  // then the hub listens anyway and answers 503 until Redis is back.
+  // first clients. Redis unreachable at start (refused, or not up within `commandTimeoutMs`) is
+  // logged, and the hub listens anyway and answers 503 until Redis is back.
   if (broker) {
     await broker.ready().catch((error: unknown) => {
       logger.warn('Redis is not reachable at start: listening anyway, answering 503 until it is', {
