@@ -202,33 +202,55 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
 
   /**
    * A verified channel whose next publications were trimmed from history before they could be
-   * read back (a burst larger than the history within one read): once a barrier shows that every
-   * genuine message up to the read has arrived, a trimmed offset for which exactly one text
-   * arrived is the genuine one (a forgery would be a second, different text), so those are
-   * delivered from the buffer. Returns false (the caller resets) when that cannot be shown.
+   * read back (a burst larger than the history within one read) delivers them from the buffer
+   * when it can tell the genuine texts:
+   *
+   * - a text whose MAC was checked under the channel's key is genuine by itself: when such texts
+   *   cover every trimmed offset they are delivered, with no barrier (a Redis Cluster has none);
+   * - otherwise, once a barrier shows that every genuine message up to the read has arrived, a
+   *   trimmed offset for which exactly one text arrived is the genuine one (a forgery would be a
+   *   second, different text).
+   *
+   * Returns false (the caller resets) when neither can be shown.
    */
   async function deliverTrimmed(from: StreamPosition, page: RawRead): Promise<boolean> {
-    if (!deps.verify || !deps.barrier || !continuesGeneration(from, page.epoch) || page.offset <= from.offset) {
-      return false;
-    }
+    if (!deps.verify || !continuesGeneration(from, page.epoch) || page.offset <= from.offset) return false;
     // The first offset history still serves (past the channel's offset: none).
     const firstStored =
       page.entries[0]?.offset ?? (page.newestEntry?.offset === page.offset ? page.offset : page.offset + 1);
     if (firstStored <= from.offset + 1) return false;
-    if (!(await deps.barrier()) || closed || position !== from) return false;
-    const texts = new Map<number, Buffered>();
-    for (const item of buffer) {
-      const o = item.message.offset;
-      if (o <= from.offset || o >= firstStored || item.message.epoch !== page.epoch) continue;
-      const seen = texts.get(o);
-      if (seen && seen.message.text !== item.message.text) return false; // two different texts: one is forged
-      texts.set(o, seen ?? item);
+    let texts = trimmedTexts(from.offset, firstStored, page.epoch, true);
+    if (texts === null) {
+      if (!deps.barrier || !(await deps.barrier()) || closed || position !== from) return false;
+      texts = trimmedTexts(from.offset, firstStored, page.epoch, false);
+      if (texts === null) return false;
     }
-    for (let o = from.offset + 1; o < firstStored; o++) if (!texts.has(o)) return false;
-    const chosen = new Set([...texts.values()]);
+    const chosen = new Set(texts.values());
     buffer = buffer.filter((item) => !chosen.has(item));
     for (let o = from.offset + 1; o < firstStored; o++) deliverNext((texts.get(o) as Buffered).message);
     return true;
+  }
+
+  /**
+   * The buffered text of each offset in (`after`, `before`) of `epoch` (MAC-verified ones only, when
+   * `verifiedOnly`), or null when an offset has none, or two different texts.
+   */
+  function trimmedTexts(
+    after: number,
+    before: number,
+    epoch: string,
+    verifiedOnly: boolean,
+  ): Map<number, Buffered> | null {
+    const texts = new Map<number, Buffered>();
+    for (const item of buffer) {
+      const o = item.message.offset;
+      if (o <= after || o >= before || item.message.epoch !== epoch || (verifiedOnly && !item.verified)) continue;
+      const seen = texts.get(o);
+      if (seen && seen.message.text !== item.message.text) return null; // two different texts: one is forged
+      texts.set(o, seen ?? item);
+    }
+    for (let o = after + 1; o < before; o++) if (!texts.has(o)) return null;
+    return texts;
   }
 
   async function syncOnce(): Promise<void> {

@@ -97,6 +97,7 @@ function trimmedChannel(barrierResult: boolean) {
   });
   const delivered: Publication[] = [];
   const resets: ResetEvent[] = [];
+  const barriers = { count: 0 };
   let reads = 0;
   const entry = (p: Publication) => {
     const message = messageOf(p);
@@ -123,10 +124,14 @@ function trimmedChannel(barrierResult: boolean) {
     retryDelayMs: 10,
     maxBuffered: 1000,
     verify: true,
-    barrier: async () => barrierResult,
+    barrier: async () => {
+      barriers.count++;
+      return barrierResult;
+    },
   });
-  const receive = (p: Publication) => sync.receive(messageOf(p));
-  return { sync, pub, delivered, resets, receive };
+  /** A live message; `verified`: its MAC was checked under the channel's key on arrival. */
+  const receive = (p: Publication, verified = false) => sync.receive(messageOf(p), verified);
+  return { sync, pub, delivered, resets, receive, barriers };
 }
 
 describe('publications trimmed before they were read back (channel sync)', () => {
@@ -154,6 +159,39 @@ describe('publications trimmed before they were read back (channel sync)', () =>
     await c.sync.start();
     for (let o = 2; o <= 5; o++) c.receive(c.pub(o, `genuine-${o}`));
     await waitUntil(() => c.resets.length === 1, 'the reset');
+    expect(c.delivered).toEqual([]);
+  });
+
+  // Texts whose MAC was checked are genuine by themselves: no barrier is needed (a Cluster has none).
+  it('delivers MAC-verified texts that cover the trimmed offsets without a barrier', async () => {
+    const c = trimmedChannel(false);
+    await c.sync.start();
+    // 3 first: a gap, so the channel reads back, and 2 and 4 arrive while it does.
+    for (const o of [3, 2, 4]) c.receive(c.pub(o, `genuine-${o}`), true);
+    await waitUntil(() => c.delivered.length === 4 || c.resets.length > 0, 'four publications');
+    expect(c.resets).toEqual([]);
+    expect(c.delivered.map((p) => [p.offset, p.data])).toEqual([2, 3, 4, 5].map((o) => [o, `genuine-${o}`]));
+    expect(c.barriers.count).toBe(0);
+  });
+
+  it('prefers the MAC-verified text to an unverified forgery of the same offset', async () => {
+    const c = trimmedChannel(false);
+    await c.sync.start();
+    c.receive(c.pub(3, 'forged-3'));
+    for (const o of [3, 2, 4]) c.receive(c.pub(o, `genuine-${o}`), true);
+    await waitUntil(() => c.delivered.length === 4 || c.resets.length > 0, 'four publications');
+    expect(c.resets).toEqual([]);
+    expect(c.delivered.map((p) => p.data)).toEqual(['genuine-2', 'genuine-3', 'genuine-4', 'genuine-5']);
+  });
+
+  it('falls back to the barrier when one trimmed offset has no verified text, and resets without one', async () => {
+    const c = trimmedChannel(false);
+    await c.sync.start();
+    c.receive(c.pub(3, 'genuine-3'), true);
+    c.receive(c.pub(2, 'genuine-2'), true);
+    c.receive(c.pub(4, 'genuine-4')); // unverified: only a barrier could vouch for it
+    await waitUntil(() => c.resets.length === 1, 'the reset');
+    expect(c.barriers.count).toBe(1);
     expect(c.delivered).toEqual([]);
   });
 });
