@@ -220,15 +220,31 @@ export function createChannelSync(deps: ChannelSyncDeps): ChannelSync {
       page.entries[0]?.offset ?? (page.newestEntry?.offset === page.offset ? page.offset : page.offset + 1);
     if (firstStored <= from.offset + 1) return false;
     let texts = trimmedTexts(from.offset, firstStored, page.epoch, true);
-    if (texts === null) {
-      if (!deps.barrier || !(await deps.barrier()) || closed || position !== from) return false;
+    if (texts === null && deps.barrier && (await deps.barrier()) && !closed && position === from) {
       texts = trimmedTexts(from.offset, firstStored, page.epoch, false);
-      if (texts === null) return false;
     }
-    const chosen = new Set(texts.values());
-    buffer = buffer.filter((item) => !chosen.has(item));
+    if (texts === null) return false;
+    dropOthers(texts, page.epoch);
     for (let o = from.offset + 1; o < firstStored; o++) deliverNext((texts.get(o) as Buffered).message);
     return true;
+  }
+
+  /**
+   * Takes the chosen texts of trimmed offsets out of the buffer, with the other texts of those
+   * offsets: copies of the chosen one, or forgeries (the chosen one is genuine, by its MAC or by
+   * the barrier).
+   */
+  function dropOthers(chosen: ReadonlyMap<number, Buffered>, epoch: string): void {
+    buffer = buffer.filter((item) => {
+      const { offset, text } = item.message;
+      const kept = chosen.get(offset);
+      if (kept === undefined || item.message.epoch !== epoch) return true;
+      if (kept !== item) {
+        if (kept.message.text !== text) deps.invalid(`offset ${offset} does not match its MAC-verified text`);
+        else deps.duplicate();
+      }
+      return false;
+    });
   }
 
   /**

@@ -98,6 +98,7 @@ function trimmedChannel(barrierResult: boolean) {
   const delivered: Publication[] = [];
   const resets: ResetEvent[] = [];
   const barriers = { count: 0 };
+  const invalid: string[] = [];
   let reads = 0;
   const entry = (p: Publication) => {
     const message = messageOf(p);
@@ -114,7 +115,7 @@ function trimmedChannel(barrierResult: boolean) {
     latest: (e) => e?.message?.publication() ?? null,
     deliver: (p) => delivered.push(p.publication()),
     reset: (e) => resets.push(e),
-    invalid: () => {},
+    invalid: (reason) => invalid.push(reason),
     failed: (e) => {
       throw e;
     },
@@ -131,7 +132,7 @@ function trimmedChannel(barrierResult: boolean) {
   });
   /** A live message; `verified`: its MAC was checked under the channel's key on arrival. */
   const receive = (p: Publication, verified = false) => sync.receive(messageOf(p), verified);
-  return { sync, pub, delivered, resets, receive, barriers };
+  return { sync, pub, delivered, resets, receive, barriers, invalid };
 }
 
 describe('publications trimmed before they were read back (channel sync)', () => {
@@ -182,6 +183,7 @@ describe('publications trimmed before they were read back (channel sync)', () =>
     await waitUntil(() => c.delivered.length === 4 || c.resets.length > 0, 'four publications');
     expect(c.resets).toEqual([]);
     expect(c.delivered.map((p) => p.data)).toEqual(['genuine-2', 'genuine-3', 'genuine-4', 'genuine-5']);
+    expect(c.invalid).toEqual(['offset 3 does not match its MAC-verified text']);
   });
 
   it('falls back to the barrier when one trimmed offset has no verified text, and resets without one', async () => {
