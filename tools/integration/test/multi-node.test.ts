@@ -160,7 +160,8 @@ describe('several hubs on one Redis', () => {
     expect(offsets).toEqual(Array.from({ length: total }, (_, i) => i + 1));
     expect(onA.violations).toEqual([]);
     expect(onB.violations).toEqual([]);
-  });
+    // Its waits (hub A's start from sources, then the publications) take up to 20 s each.
+  }, 60_000);
 });
 
 describe('Redis restarted under a running hub', () => {
