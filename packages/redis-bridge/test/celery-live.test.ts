@@ -97,6 +97,9 @@ async function taskChannel(id: string): Promise<Publication[]> {
 describe('a real Celery worker', () => {
   it('shows the worker online, sending task events', async () => {
     await waitUntil(() => workers.workers.some((w) => w.hostname === worker.name && w.status === 'online'), 'online');
+    // The lease lives 2 s here: on a loaded machine a renewal can come late, and the lease is
+    // taken again at the next attempt (task events meanwhile are replayed at that takeover).
+    await waitUntil(() => bridge.isActive(), 'bridge active');
     expect(bridge.status()).toMatchObject({ subscribed: true, active: true, workersWithoutTaskEvents: [] });
   });
 

@@ -7,6 +7,7 @@
 import { SEED_NAMESPACES, type TaskpulseLogger } from '@taskpulse/protocol';
 import { freePort, type RedisServer, startRedis, uniqueId } from '@taskpulse/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCeleryBridge } from '../src/celery/index';
 import {
   type BridgeSource,
   createBridgeRunner,
@@ -125,5 +126,22 @@ describe('logger wiring (issue 9.19)', () => {
     raw.disconnect();
     await sub.unsubscribe();
     await broker.close();
+  });
+});
+
+describe('Celery bridge options', () => {
+  it('refuses a takeoverReplayMs outside 0…240000 (the publish script dedupes for 5 minutes) before connecting', () => {
+    const create = (takeoverReplayMs: number) => () =>
+      createCeleryBridge({
+        redis: 'redis://127.0.0.1:1',
+        namespaces: SEED_NAMESPACES,
+        brokerUrl: 'redis://127.0.0.1:1/0',
+        takeoverReplayMs,
+      });
+    for (const bad of [-1, 240_001, 1.5, Number.NaN]) {
+      expect(create(bad), String(bad)).toThrow(
+        new TypeError('takeoverReplayMs must be an integer number of milliseconds from 0 to 240000'),
+      );
+    }
   });
 });

@@ -51,7 +51,20 @@ export interface CeleryBridgeOptions extends Omit<BridgeRunnerOptions, 'source'>
   maxWorkers?: number;
   /** Largest Celery message accepted, in bytes. @default 1_048_576 */
   maxMessageBytes?: number;
+  /**
+   * How far back a takeover republishes task events, in ms. Every instance follows the events,
+   * so the one that takes the lease over republishes the task events of this last stretch (at most
+   * the newest 10,000): those that came while no instance held the lease are not
+   * lost, and those the previous holder published carry the same publication ids and are dropped
+   * as duplicates by the publish script (its deduplication window is 5 minutes). 0 disables it.
+   * At most 240000.
+   * @default 60000
+   */
+  takeoverReplayMs?: number;
 }
+
+/** Most task events a takeover republishes (see {@link CeleryBridgeOptions.takeoverReplayMs}). */
+const CELERY_REPLAY_MAX = 10_000;
 
 /** Counters and state of a Celery bridge. */
 export interface CeleryBridgeStatus {
@@ -67,6 +80,11 @@ export interface CeleryBridgeStatus {
   rejected: Record<CeleryRejectReason, number>;
   /** Running tasks ended with `lost`. */
   lost: number;
+  /**
+   * Task events this instance republished at a takeover that no instance had published: they
+   * came while no instance held the lease (see {@link CeleryBridgeOptions.takeoverReplayMs}).
+   */
+  replayed: number;
   /** Every worker seen. */
   workers: CeleryWorker[];
   /**
@@ -129,8 +147,13 @@ export function createCeleryBridge(options: CeleryBridgeOptions): CeleryBridge {
     maxTasks,
     maxWorkers,
     maxMessageBytes: maxBytes,
+    takeoverReplayMs,
     ...runnerOptions
   } = options;
+  const replayMs = takeoverReplayMs ?? 60_000;
+  if (!Number.isSafeInteger(replayMs) || replayMs < 0 || replayMs > 240_000) {
+    throw new TypeError('takeoverReplayMs must be an integer number of milliseconds from 0 to 240000');
+  }
   const names = celeryChannelNames(brokerUrl, transportOptions, eventExchange);
   const backendPrefix = resultBackendChannelPrefix === undefined ? 'celery-task-meta-' : resultBackendChannelPrefix;
   const maxMessageBytes = maxBytes ?? 1024 * 1024;
@@ -141,7 +164,28 @@ export function createCeleryBridge(options: CeleryBridgeOptions): CeleryBridge {
     maxTasks: maxTasks ?? 10_000,
     maxWorkers: maxWorkers ?? 1000,
   });
-  const counters = { received: 0, events: 0, lost: 0 };
+  const counters = { received: 0, events: 0, lost: 0, replayed: 0 };
+  // Task events of the last `replayMs`, oldest first from `recentStart`, for a takeover to replay.
+  let recent: Array<{ at: number; output: CeleryOutput }> = [];
+  let recentStart = 0;
+  const remember = (outputs: CeleryOutput[], now: number) => {
+    if (replayMs === 0) return;
+    for (const output of outputs) {
+      if (output.channel !== celeryChannels.queue && output.channel !== celeryChannels.workers) {
+        recent.push({ at: now, output });
+      }
+    }
+    while (
+      recentStart < recent.length &&
+      ((recent[recentStart] as { at: number }).at < now - replayMs || recent.length - recentStart > CELERY_REPLAY_MAX)
+    ) {
+      recentStart++;
+    }
+    if (recentStart > 1024 && recentStart * 2 > recent.length) {
+      recent = recent.slice(recentStart);
+      recentStart = 0;
+    }
+  };
   const rejected: Record<CeleryRejectReason, number> = { oversize: 0, undecodable: 0, unknown_event: 0 };
   let context: BridgeContext | null = null;
   let chain: Promise<unknown> = Promise.resolve();
@@ -162,6 +206,7 @@ export function createCeleryBridge(options: CeleryBridgeOptions): CeleryBridge {
   };
   const apply = (result: TrackerResult) => {
     counters.lost += result.outputs.filter((o) => o.event === 'lost' && o.channel === celeryChannels.tasks).length;
+    remember(result.outputs, Date.now());
     for (const warning of result.warnings) if (context) logger?.warn(`celery bridge: ${warning}`);
     for (const type of result.unknown) reject('unknown_event', `unknown Celery event type ${JSON.stringify(type)}`);
     publish(result.outputs);
@@ -226,7 +271,26 @@ export function createCeleryBridge(options: CeleryBridgeOptions): CeleryBridge {
       async start(ctx) {
         await readyPromise;
         context = ctx;
-        // Fresh state on takeover: what this instance followed while standing by.
+        // The task events of the last `replayMs`, which this instance followed while standing by:
+        // those the previous holder published are duplicates (same ids), the others were lost.
+        const since = Date.now() - replayMs;
+        const replay = recent.slice(recentStart).filter((r) => r.at >= since);
+        if (replay.length > 0) {
+          chain = chain.then(async () => {
+            let fresh = 0;
+            for (const { output: o } of replay) {
+              const result = await ctx
+                .publish(o.channel, o.event, o.data, { id: o.id })
+                .catch((error) => ctx.error(error, { phase: 'replay', channel: o.channel }));
+              if (result && !result.duplicate) fresh++;
+            }
+            counters.replayed += fresh;
+            logger?.info(
+              `celery bridge: takeover replayed ${replay.length} task events of the last ${replayMs} ms, ${fresh} of them not published before`,
+            );
+          });
+        }
+        // Then the fresh state: what this instance followed while standing by.
         const id = sourceId('takeover', randomUUID());
         publish([tracker.workersOutput(`w.${id}`), tracker.queueOutput(id)]);
       },
