@@ -101,6 +101,8 @@ function socketClient(options: { transports?: string[]; token?: string }): {
   return { socket, got };
 }
 
+// Each test's timeout covers its own waits (the page's connection, then the jobs: up to 60 s), not
+// the shared 20 s: on a loaded machine they run longer.
 describe('examples/test-queue-rooms (real Redis, BullMQ workers, socket.io-client, Chromium)', () => {
   it('carries every job event of real BullMQ jobs to the right room in the envelope: Socket.IO (websocket, polling-then-upgrade) and native', async () => {
     const run = uniqueId('r');
@@ -205,7 +207,7 @@ describe('examples/test-queue-rooms (real Redis, BullMQ workers, socket.io-clien
       expect(idsOn(native, `test-progress:${id}`)).toEqual(idsOn(wsOnly.got, `test-progress-${id}`));
     }
     expect(upgraded.socket.io.engine.transport.name).toBe('websocket');
-  });
+  }, 60_000);
 
   it("runs seed 003's socket.io-client code unchanged in Chromium", async () => {
     const page = await browser.newPage();
@@ -239,7 +241,7 @@ describe('examples/test-queue-rooms (real Redis, BullMQ workers, socket.io-clien
     expect(envelopes.some((e) => e.channel === 'test-history-updates')).toBe(true);
     expect(envelopes.some((e) => e.channel === 'system-alerts')).toBe(false);
     for (const e of envelopes) expect(testQueueEnvelopeSchema.safeParse(e).success).toBe(true);
-  });
+  }, 60_000);
 
   it('the Vue board follows a run of 20 jobs to completion in Chromium', async () => {
     const page = await browser.newPage();
@@ -274,5 +276,5 @@ describe('examples/test-queue-rooms (real Redis, BullMQ workers, socket.io-clien
     expect(await page.textContent('#selected')).not.toBe('—');
     await page.waitForFunction(() => (document.getElementById('notifications')?.children.length ?? 0) > 0);
     expect(errors).toEqual([]);
-  });
+  }, 90_000);
 });
