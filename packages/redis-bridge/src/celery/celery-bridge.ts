@@ -52,12 +52,11 @@ export interface CeleryBridgeOptions extends Omit<BridgeRunnerOptions, 'source'>
   /** Largest Celery message accepted, in bytes. @default 1_048_576 */
   maxMessageBytes?: number;
   /**
-   * How far back a takeover republishes task events, in ms. Every instance follows the events,
-   * so the one that takes the lease over republishes the task events of this last stretch (at most
-   * the newest 10,000): those that came while no instance held the lease are not
-   * lost, and those the previous holder published carry the same publication ids and are dropped
-   * as duplicates by the publish script (its deduplication window is 5 minutes). 0 disables it.
-   * At most 240000.
+   * How far back a takeover republishes task events, in ms. Every instance follows the events, so
+   * the one that takes the lease over republishes the task events of this last stretch (the newest
+   * 10,000 at most): those that came while no instance held the lease are not lost, and those the
+   * previous holder published carry the same publication ids and are dropped as duplicates by the
+   * publish script (its deduplication window is 5 minutes). 0 disables it; at most 240000.
    * @default 60000
    */
   takeoverReplayMs?: number;
@@ -193,15 +192,17 @@ export function createCeleryBridge(options: CeleryBridgeOptions): CeleryBridge {
   let closed = false;
   const logger = options.logger;
 
+  /** Publishes one output; a failure is reported and resolves null. */
+  const publishOne = (ctx: BridgeContext, o: CeleryOutput, phase: string) =>
+    ctx.publish(o.channel, o.event, o.data, { id: o.id }).catch((error) => {
+      ctx.error(error, { phase, channel: o.channel });
+      return null;
+    });
   const publish = (outputs: CeleryOutput[]) => {
     const ctx = context;
     if (!ctx || outputs.length === 0) return;
     chain = chain.then(async () => {
-      for (const o of outputs) {
-        await ctx
-          .publish(o.channel, o.event, o.data, { id: o.id })
-          .catch((error) => ctx.error(error, { phase: 'republish', channel: o.channel }));
-      }
+      for (const o of outputs) await publishOne(ctx, o, 'republish');
     });
   };
   const apply = (result: TrackerResult) => {
@@ -278,10 +279,8 @@ export function createCeleryBridge(options: CeleryBridgeOptions): CeleryBridge {
         if (replay.length > 0) {
           chain = chain.then(async () => {
             let fresh = 0;
-            for (const { output: o } of replay) {
-              const result = await ctx
-                .publish(o.channel, o.event, o.data, { id: o.id })
-                .catch((error) => ctx.error(error, { phase: 'replay', channel: o.channel }));
+            for (const { output } of replay) {
+              const result = await publishOne(ctx, output, 'replay');
               if (result && !result.duplicate) fresh++;
             }
             counters.replayed += fresh;
