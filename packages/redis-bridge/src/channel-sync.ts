@@ -5,7 +5,6 @@
  * serve any more becomes a reset.
  * @module
  */
-import * as crypto from 'node:crypto';
 import {
   continuesGeneration,
   type Publication,
@@ -14,7 +13,7 @@ import {
   type StreamPosition,
 } from '@taskpulse/protocol';
 import type { RawEntry, RawRead, ReadRequest } from './history-reader';
-import { hmacSha1Matches, type Sha1State, sha1BlockState } from './hmac-sha1';
+import { hmacSha1Key, hmacSha1Matches, type Sha1State } from './hmac-sha1';
 
 /** What a channel synchronizer needs from its subscriber. @internal */
 export interface ChannelSyncDeps {
@@ -99,19 +98,9 @@ export interface MacKey {
   outer: Sha1State;
 }
 
-const SHA1_BLOCK = 64;
-
-/** The {@link MacKey} of a key in hex (a key longer than one block is hashed first, as HMAC does). @internal */
+/** The {@link MacKey} of a key in hex. @internal */
 export function macKeyOf(hex: string): MacKey {
-  const key = Buffer.from(hex, 'hex');
-  const block = key.length > SHA1_BLOCK ? crypto.createHash('sha1').update(key).digest() : key;
-  const inner = Buffer.alloc(SHA1_BLOCK, 0x36);
-  const outer = Buffer.alloc(SHA1_BLOCK, 0x5c);
-  for (let i = 0; i < block.length; i++) {
-    inner[i] = (inner[i] as number) ^ (block[i] as number);
-    outer[i] = (outer[i] as number) ^ (block[i] as number);
-  }
-  return { hex, inner: sha1BlockState(inner), outer: sha1BlockState(outer) };
+  return { hex, ...hmacSha1Key(Buffer.from(hex, 'hex')) };
 }
 
 /**

@@ -14,6 +14,8 @@
  * @internal
  */
 
+import { createHash } from 'node:crypto';
+
 /** The state of SHA-1 after the key block: five 32-bit words. */
 export type Sha1State = Int32Array;
 
@@ -74,12 +76,26 @@ function compress(s: Int32Array, bytes: Uint8Array, at: number): void {
   s[4] = ((s[4] as number) + e) | 0;
 }
 
-/** The SHA-1 state after one 64-byte block (a key XOR ipad or opad). */
-export function sha1BlockState(block: Uint8Array): Sha1State {
-  if (block.length !== BLOCK) throw new RangeError(`a SHA-1 block is ${BLOCK} bytes, not ${block.length}`);
+/** The SHA-1 state after one 64-byte block. */
+function blockState(block: Uint8Array): Sha1State {
   const s = Int32Array.from(IV);
   compress(s, block, 0);
   return s;
+}
+
+/**
+ * The states after a key's two padded blocks (key XOR ipad, key XOR opad), what
+ * {@link hmacSha1Matches} starts from; a key longer than a block is hashed first, as HMAC does.
+ */
+export function hmacSha1Key(key: Uint8Array): { inner: Sha1State; outer: Sha1State } {
+  const block = key.length > BLOCK ? createHash('sha1').update(key).digest() : key;
+  const inner = new Uint8Array(BLOCK).fill(0x36);
+  const outer = new Uint8Array(BLOCK).fill(0x5c);
+  for (let i = 0; i < block.length; i++) {
+    inner[i] = (inner[i] as number) ^ (block[i] as number);
+    outer[i] = (outer[i] as number) ^ (block[i] as number);
+  }
+  return { inner: blockState(inner), outer: blockState(outer) };
 }
 
 /**
@@ -119,7 +135,7 @@ function hexValue(c: number): number {
 
 /**
  * Whether the 40 hex digits at `bytes[macAt…macAt+40)` are HMAC-SHA1 of `bytes[0…length)` under the
- * key whose padded blocks gave `inner` and `outer` ({@link sha1BlockState}). The digest is compared
+ * key whose padded blocks gave `inner` and `outer` ({@link hmacSha1Key}). The digest is compared
  * in full whatever differs (no early exit); a byte that is not a hex digit refuses at once (it
  * says nothing about the expected MAC).
  */

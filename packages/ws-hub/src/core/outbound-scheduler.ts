@@ -178,9 +178,9 @@ export class OutboundScheduler {
 
   /**
    * Adds pending delivery counts to their prom-client counters. Called when the metrics are read
-   * (the deliveries counter's `collect`), not per flush: prom-client
-   * hashes a child's labels on every `inc`, and at one flush per publication that was prom-client
-   * code running, cold, once per publication.
+   * (the deliveries counter's `collect`), not per flush: prom-client hashes a child's labels on
+   * every `inc`, and at one flush per publication that was prom-client code running, cold, once
+   * per publication.
    */
   commitCounts(): void {
     for (const counter of this.#counters.values()) {
